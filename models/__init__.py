@@ -1,0 +1,5 @@
+"""models package."""
+
+import logging
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,5 @@
+"""provenance package."""
+
+import logging
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,5 @@
+"""sdk package."""
+
+import logging
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
