@@ -1,0 +1,115 @@
+"""H.264 + AAC MP4 writing with PyAV. Writes UNSIGNED media: only the Generator calls it, then signs the result."""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+AUDIO_RATE = 48_000
+
+
+class Mp4Writer:
+    """Streams RGB frames and mono audio into an H.264 (yuv420p) + AAC MP4 with faststart.
+
+    Audio is pushed in step with video so the file is interleaved; :meth:`close` flushes both encoders and pads the
+    audio with silence up to the video's end, so both tracks last ``frames / fps`` (plus AAC's frame granularity).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        width: int,
+        height: int,
+        fps: int,
+        audio: np.ndarray | None,
+        audio_rate: int = AUDIO_RATE,
+        crf: int = 18,
+        preset: str = "veryfast",
+    ) -> None:
+        if width % 2 or height % 2:
+            raise ValueError(f"frame size must be even, got {width}x{height}")
+        self.path = Path(path)
+        self.fps = fps
+        self.width, self.height = width, height
+        self._container = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
+        self._video = self._container.add_stream("libx264", rate=fps)
+        self._video.width, self._video.height = width, height
+        self._video.pix_fmt = "yuv420p"
+        self._video.codec_context.time_base = Fraction(1, fps)
+        self._video.options = {"crf": str(crf), "preset": preset}
+        self._audio_samples = None if audio is None else np.asarray(audio, dtype=np.float32)
+        self._audio_rate = audio_rate
+        self._audio_pos = 0
+        self._audio_pts = 0
+        if self._audio_samples is not None:
+            self._audio = self._container.add_stream("aac", rate=audio_rate)
+            self._audio.layout = "mono"
+            self._audio.bit_rate = 128_000
+        self.frames_written = 0
+        self._closed = False
+
+    def write(self, frame: np.ndarray) -> None:
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"expected uint8 frame of shape {(self.height, self.width, 3)}, got {frame.shape} {frame.dtype}")
+        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        vf.pts = self.frames_written
+        for packet in self._video.encode(vf):
+            self._container.mux(packet)
+        self.frames_written += 1
+        self._push_audio(until=self.frames_written * self._audio_rate // self.fps)
+
+    def _push_audio(self, until: int) -> None:
+        if self._audio_samples is None or until <= self._audio_pos:
+            return
+        chunk = self._audio_samples[self._audio_pos : until]
+        if chunk.size < until - self._audio_pos:  # audio shorter than video: pad with silence
+            chunk = np.pad(chunk, (0, until - self._audio_pos - chunk.size))
+        af = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="flt", layout="mono")
+        af.sample_rate = self._audio_rate
+        af.pts = self._audio_pts
+        af.time_base = Fraction(1, self._audio_rate)
+        self._audio_pts += chunk.size
+        self._audio_pos = until
+        for packet in self._audio.encode(af):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            for packet in self._video.encode(None):
+                self._container.mux(packet)
+            if self._audio_samples is not None:
+                for packet in self._audio.encode(None):
+                    self._container.mux(packet)
+        finally:
+            self._container.close()
+
+    def abort(self) -> None:
+        """Close without caring about the result (the caller deletes the file)."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._container.close()
+            except Exception:  # noqa: BLE001 - the file is being discarded anyway
+                log.debug("ignoring error while aborting %s", self.path, exc_info=True)
+
+    def __enter__(self) -> Mp4Writer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

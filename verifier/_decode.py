@@ -1,0 +1,149 @@
+"""Bounded video/image decoding for the verifier (PyAV): sniff the container, then yield downscaled RGB frames.
+
+Hostile input is expected: every limit is checked before work is done (file size, declared dimensions, duration,
+frame count, wall time), and every decoder failure becomes :class:`UnreadableMedia`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class UnreadableMedia(Exception):
+    """The input cannot be decoded as audio-visual media within the limits."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one verification. Defaults suit an upload server."""
+
+    max_bytes: int = 2 * 1024**3  # 2 GiB
+    max_duration_s: float = 3 * 3600.0
+    max_declared_pixels: int = 8192 * 8192
+    max_frames: int = 500_000
+    timeout_s: float = 600.0
+    work_max_side: int = 1024  # frames are downscaled so that their longer side is at most this, while decoding
+
+
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
+    (0, b"\xff\xd8\xff", "image/jpeg"),
+    (0, b"\x1a\x45\xdf\xa3", "video/webm"),  # EBML: WebM or Matroska (told apart below)
+    (0, b"GIF8", "image/gif"),
+)
+
+
+def sniff_mime(head: bytes) -> str | None:
+    """The MIME type from a file's first bytes (never from its name: extensions lie)."""
+    for offset, magic, mime in _SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            if mime == "video/webm" and b"matroska" in head[:64]:
+                return "video/x-matroska"
+            return mime
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video/avi"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"qt  ":
+            return "video/quicktime"
+        if brand in (b"M4V ", b"M4VH", b"M4VP"):
+            return "video/x-m4v"
+        if brand in (b"M4A ", b"M4B "):
+            return "audio/mp4"
+        return "video/mp4"
+    return None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    mime: str | None
+    width: int
+    height: int
+    fps: float
+    duration_s: float
+    is_still: bool
+
+
+def open_container(data: bytes | str, limits: Limits) -> av.container.InputContainer:
+    try:
+        return av.open(io.BytesIO(data) if isinstance(data, bytes) else data, mode="r", timeout=limits.timeout_s)
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise UnreadableMedia(f"not decodable media: {exc}") from exc
+
+
+def probe(container: av.container.InputContainer, mime: str | None, limits: Limits) -> MediaInfo:
+    if not container.streams.video:
+        raise UnreadableMedia("no video stream")
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    width, height = int(ctx.width or 0), int(ctx.height or 0)
+    if width <= 0 or height <= 0:
+        raise UnreadableMedia("video stream has no valid dimensions")
+    if width * height > limits.max_declared_pixels:
+        raise UnreadableMedia(f"declared frame size {width}x{height} exceeds the limit")
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    fps = float(rate) if rate else 25.0
+    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+        fps = 25.0
+    duration = 0.0
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / av.time_base
+    if duration > limits.max_duration_s:
+        raise UnreadableMedia(f"declared duration {duration:.0f} s exceeds the limit")
+    is_still = bool(mime and mime.startswith("image/"))
+    return MediaInfo(mime, width, height, fps, duration, is_still)
+
+
+def work_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(width, height))
+    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+
+
+def iter_frames(
+    container: av.container.InputContainer,
+    info: MediaInfo,
+    limits: Limits,
+    *,
+    sample_every_s: float | None = None,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(timestamp_s, rgb_uint8)`` frames, downscaled while decoding; optionally one per ``sample_every_s``."""
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    w, h = work_size(info.width, info.height, limits.work_max_side)
+    deadline = time.monotonic() + limits.timeout_s
+    next_t = 0.0
+    count = 0
+    try:
+        for index, frame in enumerate(container.decode(stream)):
+            if time.monotonic() > deadline:
+                raise UnreadableMedia("decoding timed out")
+            count += 1
+            if count > limits.max_frames:
+                raise UnreadableMedia("too many frames")
+            t = float(frame.time) if frame.time is not None else index / info.fps
+            if t > limits.max_duration_s:
+                raise UnreadableMedia("duration exceeds the limit")
+            if sample_every_s is not None:
+                if t + 1e-6 < next_t:
+                    continue
+                next_t = t + sample_every_s
+            if frame.width * frame.height > limits.max_declared_pixels:
+                raise UnreadableMedia("frame size exceeds the limit")
+            yield t, frame.to_ndarray(width=w, height=h, format="rgb24")
+    except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
+        raise UnreadableMedia(f"decoding failed: {exc}") from exc

@@ -1,0 +1,243 @@
+"""``verify()``: one call that reads a file's C2PA manifest, detects the watermark, checks that the two agree, and
+recovers a stripped manifest from a store by the watermark's content ID. Imports no torch, onnxruntime or mediapipe."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, BinaryIO, Union
+
+from provenance.manifest import SOFT_BINDING_ALG
+from provenance.trust import TrustAnchors
+from provenance.validation import ManifestFinding, ManifestStatus, read_manifest
+from provenance.watermark import VideoWatermarker
+
+from . import _decode
+from ._decode import Limits, UnreadableMedia
+from ._recovery import recover
+from .report import (
+    BindingSection,
+    C2paSection,
+    MediaSection,
+    SegmentSection,
+    VerificationReport,
+    Verdict,
+    WatermarkSection,
+)
+
+log = logging.getLogger(__name__)
+
+Source = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
+FAST_SAMPLE_EVERY_S = 0.5  # fast mode analyses two frames per second
+
+
+def verify(
+    source: Source,
+    *,
+    trust: TrustAnchors | str | os.PathLike | bytes | None = None,
+    store: Any = None,
+    key: bytes | str | None = None,
+    mode: str = "full",
+    limits: Limits | None = None,
+) -> VerificationReport:
+    """Verify ``source`` (a path, bytes or a binary file object) and return a :class:`VerificationReport`.
+
+    ``trust``: the anchors to trust (a :class:`TrustAnchors`, or a PEM bundle's path or bytes); None trusts nobody, so
+    a valid signature reads SIGNED_UNTRUSTED. ``store``: a manifest store (or its URL) used to recover a manifest by the
+    watermark's content ID when the file has none. ``key``: an organisation's private watermark key (default: the
+    public key). ``mode``: "full" analyses every frame, "fast" two frames per second.
+    Never raises for bad media: unreadable input is the UNREADABLE verdict.
+    """
+    if mode not in ("full", "fast"):
+        raise ValueError(f"mode must be 'full' or 'fast', not {mode!r}")
+    limits = limits or Limits()
+    anchors = _anchors(trust)
+    timings: dict[str, float] = {}
+    errors: list[str] = []
+    t0 = time.perf_counter()
+
+    name, data = _read_source(source, limits)
+    if data is None:
+        return _unreadable(name, mode, f"input is larger than the {limits.max_bytes} byte limit", timings)
+    mime = _decode.sniff_mime(data[:64])
+    timings["read"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    finding = read_manifest(data, mime=mime, trust=anchors) if mime else None
+    c2pa = _c2pa_section(finding)
+    timings["manifest"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    media, wm, wm_error = _watermark(data, mime, key, mode, limits)
+    timings["watermark"] = time.perf_counter() - t
+    if wm_error:
+        errors.append(wm_error)
+    if media is None and not c2pa.present:
+        return _unreadable(name, mode, wm_error or "not decodable media", timings, size=len(data))
+
+    binding = _binding(c2pa, wm)
+    recovery = None
+    if not c2pa.present and wm.found and store is not None:
+        t = time.perf_counter()
+        recovery = recover(store, wm.content_id or "", data, mime, anchors)
+        timings["recovery"] = time.perf_counter() - t
+
+    verdict, summary = _decide(c2pa, wm, binding, recovery)
+    timings["total"] = time.perf_counter() - t0
+    return VerificationReport(
+        verdict=verdict,
+        source=name,
+        summary=summary,
+        media=media or MediaSection(mime=mime, size_bytes=len(data)),
+        c2pa=c2pa,
+        watermark=wm,
+        binding=binding,
+        recovery=recovery or _no_recovery(store, c2pa, wm),
+        mode=mode,
+        errors=tuple(errors),
+        timings={k: round(v, 4) for k, v in timings.items()},
+    )
+
+
+def _anchors(trust: TrustAnchors | str | os.PathLike | bytes | None) -> TrustAnchors | None:
+    if trust is None or isinstance(trust, TrustAnchors):
+        return trust
+    return TrustAnchors.from_pem(trust)
+
+
+def _read_source(source: Source, limits: Limits) -> tuple[str, bytes | None]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        return "<bytes>", data if len(data) <= limits.max_bytes else None
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        if path.stat().st_size > limits.max_bytes:
+            return str(path), None
+        return str(path), path.read_bytes()
+    if hasattr(source, "read"):
+        data = source.read(limits.max_bytes + 1)
+        if not isinstance(data, bytes):
+            raise TypeError("file object must be opened in binary mode")
+        return getattr(source, "name", "<stream>"), data if len(data) <= limits.max_bytes else None
+    raise TypeError(f"unsupported source type: {type(source).__name__}")
+
+
+def _c2pa_section(finding: ManifestFinding | None) -> C2paSection:
+    if finding is None or finding.status is ManifestStatus.ABSENT:
+        return C2paSection(present=False, status="absent")
+    return C2paSection(
+        present=True,
+        status=finding.status.value,
+        validation_state=finding.validation_state,
+        trusted=finding.status is ManifestStatus.TRUSTED,
+        signer_subject=finding.signer_subject,
+        signer_issuer=finding.signer_issuer,
+        claim_generator=finding.claim_generator,
+        actions=tuple(finding.actions),
+        digital_source_type=finding.digital_source_type,
+        ingredients=tuple(finding.ingredients),
+        soft_binding_alg=finding.soft_binding_alg,
+        soft_binding_value=finding.soft_binding_value,
+        generation=dict(finding.generation or {}),
+        failure_codes=tuple(finding.failure_codes),
+        reasons=tuple(finding.reasons),
+    )
+
+
+def _watermark(
+    data: bytes, mime: str | None, key: bytes | str | None, mode: str, limits: Limits
+) -> tuple[MediaSection | None, WatermarkSection, str | None]:
+    try:
+        with _decode.open_container(data, limits) as container:
+            info = _decode.probe(container, mime, limits)
+            media = MediaSection(info.mime, info.width, info.height, info.fps, info.duration_s, len(data))
+            sample = FAST_SAMPLE_EVERY_S if mode == "fast" and not info.is_still else None
+            stamps: list[float] = []
+
+            def frames():
+                for ts, frame in _decode.iter_frames(container, info, limits, sample_every_s=sample):
+                    stamps.append(ts)
+                    yield frame
+
+            det = VideoWatermarker(key=key).detect(frames(), fps=info.fps, timestamps=stamps)
+    except UnreadableMedia as exc:
+        return None, WatermarkSection(analysed=False), str(exc)
+    segments = tuple(
+        SegmentSection(float(s.start_s), float(s.end_s), bool(s.found), s.content_id) for s in det.segments
+    )
+    return media, WatermarkSection(
+        analysed=True,
+        found=bool(det.found),
+        content_id=det.content_id,
+        log10_p=float(det.log10_p),
+        frames_analysed=int(det.frames_used),
+        segments=segments,
+        key="public" if key is None else "private",
+    ), None
+
+
+def _binding(c2pa: C2paSection, wm: WatermarkSection) -> BindingSection:
+    whole = None
+    if wm.found and wm.segments:
+        whole = all(s.found and s.content_id in (None, wm.content_id) for s in wm.segments)
+    if not c2pa.present or c2pa.soft_binding_alg != SOFT_BINDING_ALG:
+        return BindingSection(checked=False, watermark_value=wm.content_id, whole_video_marked=whole)
+    return BindingSection(
+        checked=True,
+        matches=wm.found and wm.content_id == c2pa.soft_binding_value,
+        manifest_value=c2pa.soft_binding_value,
+        watermark_value=wm.content_id,
+        whole_video_marked=whole,
+    )
+
+
+def _decide(c2pa: C2paSection, wm: WatermarkSection, binding: BindingSection, recovery) -> tuple[Verdict, str]:
+    partial = binding.whole_video_marked is False
+    if c2pa.present:
+        if c2pa.status in ("invalid", "malformed"):
+            return Verdict.TAMPERED, "a C2PA manifest is present but fails validation: " + (
+                ", ".join(c2pa.reasons or c2pa.failure_codes) or "invalid"
+            )
+        if binding.checked and not binding.matches:
+            if not wm.found:
+                return Verdict.MISMATCH, "the manifest declares a watermark, but none was found in the pixels"
+            return Verdict.MISMATCH, "the watermark's content ID differs from the manifest's soft binding"
+        if partial:
+            return Verdict.MISMATCH, "only part of the video carries the watermark (spliced?)"
+        if c2pa.status == "trusted":
+            return Verdict.VERIFIED, f"signed by a trusted identity ({c2pa.signer_subject}); manifest intact"
+        return Verdict.SIGNED_UNTRUSTED, f"valid signature by an untrusted identity ({c2pa.signer_subject})"
+    if wm.found:
+        if partial:
+            return Verdict.MISMATCH, "only part of the video carries the watermark (spliced?)"
+        if recovery is not None and recovery.found and recovery.status in ("trusted", "valid_untrusted"):
+            return Verdict.RECOVERED, (
+                f"no manifest in the file; watermark {wm.content_id} recovered a signed manifest from the store"
+            )
+        return Verdict.WATERMARK_ONLY, f"watermark {wm.content_id} found (AI-generated by this SDK); no manifest"
+    return Verdict.NO_PROVENANCE, "no C2PA manifest and no watermark found"
+
+
+def _no_recovery(store: Any, c2pa: C2paSection, wm: WatermarkSection):
+    from .report import RecoverySection
+
+    if store is None or c2pa.present or not wm.found:
+        return RecoverySection(attempted=False)
+    return RecoverySection(attempted=True, found=False)
+
+
+def _unreadable(name: str, mode: str, reason: str, timings: dict[str, float], size: int | None = None):
+    return VerificationReport(
+        verdict=Verdict.UNREADABLE,
+        source=name,
+        summary=f"unreadable: {reason}",
+        media=MediaSection(size_bytes=size),
+        mode=mode,
+        errors=(reason,),
+        timings={k: round(v, 4) for k, v in timings.items()},
+    )
+
