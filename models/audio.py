@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Union
@@ -67,13 +68,14 @@ def load_audio(
 
 def _array_to_mono(samples: np.ndarray) -> np.ndarray:
     samples = np.asarray(samples)
+    if np.issubdtype(samples.dtype, np.integer):
+        samples = samples.astype(np.float32) / float(np.iinfo(samples.dtype).max)
+    elif not np.issubdtype(samples.dtype, np.floating):
+        raise AudioError(f"audio array must be integer or float, got {samples.dtype}")
     if samples.ndim == 2:
         samples = samples.mean(axis=1)
     if samples.ndim != 1:
         raise AudioError(f"audio array must be 1-D or (samples, channels), got shape {samples.shape}")
-    if np.issubdtype(samples.dtype, np.integer):
-        scale = float(np.iinfo(samples.dtype).max)
-        return (samples.astype(np.float32) / scale).astype(np.float32)
     return samples.astype(np.float32, copy=False)
 
 
@@ -139,3 +141,15 @@ def is_silent(samples: np.ndarray, *, threshold_db: float = -55.0) -> bool:
         return True
     peak_rms = float(np.max(frame_loudness_db(samples, 25.0)))
     return peak_rms < threshold_db
+
+
+def encode_wav(samples: np.ndarray, rate: int) -> bytes:
+    """16-bit PCM mono WAV bytes of float samples in [-1, 1]."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return buf.getvalue()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
+
 log = logging.getLogger(__name__)
 
 
@@ -32,39 +33,6 @@ class Limits:
     max_frames: int = 500_000
     timeout_s: float = 600.0
     work_max_side: int = 1024  # frames are downscaled so that their longer side is at most this, while decoding
-
-
-_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
-    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
-    (0, b"\xff\xd8\xff", "image/jpeg"),
-    (0, b"\x1a\x45\xdf\xa3", "video/webm"),  # EBML: WebM or Matroska (told apart below)
-    (0, b"GIF8", "image/gif"),
-)
-
-
-def sniff_mime(head: bytes) -> str | None:
-    """The MIME type from a file's first bytes (never from its name: extensions lie)."""
-    for offset, magic, mime in _SIGNATURES:
-        if head[offset : offset + len(magic)] == magic:
-            if mime == "video/webm" and b"matroska" in head[:64]:
-                return "video/x-matroska"
-            return mime
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "video/avi"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "audio/wav"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand == b"qt  ":
-            return "video/quicktime"
-        if brand in (b"M4V ", b"M4VH", b"M4VP"):
-            return "video/x-m4v"
-        if brand in (b"M4A ", b"M4B "):
-            return "audio/mp4"
-        return "video/mp4"
-    return None
 
 
 @dataclass(frozen=True)

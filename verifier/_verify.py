@@ -14,6 +14,8 @@ from provenance.trust import TrustAnchors
 from provenance.validation import ManifestFinding, ManifestStatus, read_manifest
 from provenance.watermark import VideoWatermarker
 
+from provenance.mime import sniff_mime
+
 from . import _decode
 from ._decode import Limits, UnreadableMedia
 from ._recovery import recover
@@ -61,7 +63,7 @@ def verify(
     name, data = _read_source(source, limits)
     if data is None:
         return _unreadable(name, mode, f"input is larger than the {limits.max_bytes} byte limit", timings)
-    mime = _decode.sniff_mime(data[:64])
+    mime = sniff_mime(data[:64])
     timings["read"] = time.perf_counter() - t0
 
     t = time.perf_counter()

@@ -1,0 +1,165 @@
+"""``dirfa``: render, verify, demo and key management. A thin layer over the public API.
+
+Exit codes of ``dirfa render`` and ``dirfa demo``:
+  0  written and self-verified
+  2  usage error
+  3  bad input (image, audio, output path) - nothing written
+  4  provenance could not be applied or did not verify - nothing written
+``dirfa verify`` uses ``dirfa-verify``'s codes (0 verified, 10-40 by verdict).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from provenance._version import __version__
+
+EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_PROVENANCE = 0, 2, 3, 4
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dirfa", description="Provenance-first talking-head generation (DIRFA).")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("render", help="animate a portrait with speech into a signed, watermarked MP4")
+    r.add_argument("portrait", help="portrait image (JPEG, PNG, WebP, ...)")
+    r.add_argument("audio", help="speech audio (WAV, MP3, M4A, FLAC, ...)")
+    _render_options(r, required_output=True)
+
+    d = sub.add_parser("demo", help="render the bundled sample portrait and speech, then verify the result")
+    _render_options(d, required_output=False)
+
+    from verifier.cli import add_arguments
+
+    v = sub.add_parser("verify", help="verify videos (same as dirfa-verify)")
+    add_arguments(v)
+
+    try:
+        from ._cli_keys import register
+    except ImportError:  # pragma: no cover - key management ships with provenance
+        register = None
+    if register is not None:
+        register(sub)
+    return p
+
+
+def _render_options(p: argparse.ArgumentParser, *, required_output: bool) -> None:
+    p.add_argument("-o", "--output", required=required_output, help="output .mp4 path")
+    p.add_argument("--seed", type=int, help="random seed (default: random, reported)")
+    p.add_argument("--size", type=int, default=512, help="output size in pixels (default 512)")
+    p.add_argument("--framing", choices=("crop", "full"), default="crop", help="face-centred square or full image")
+    p.add_argument("--fps", type=int, default=25, help="frames per second (default 25)")
+    p.add_argument("--identity", nargs=2, metavar=("CHAIN_PEM", "KEY_PEM"), help="signing identity (default: dev)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return None
+    start = time.monotonic()
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        rate = done / max(time.monotonic() - start, 1e-6)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} frames {rate:5.1f} fps")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _render(ns: argparse.Namespace, portrait: Any, audio: Any, output: str) -> tuple[int, Any]:
+    from sdk import Generator, InputError, ProvenanceFailure
+    from provenance.errors import IdentityError
+
+    identity = None
+    try:
+        if ns.identity:
+            from provenance.signing import SigningIdentity
+
+            identity = SigningIdentity.from_pem(ns.identity[0], ns.identity[1])
+        gen = Generator(identity=identity, size=ns.size, fps=ns.fps, framing=ns.framing)
+        result = gen.render(portrait, audio, output=output, seed=ns.seed, progress=_progress(sys.stderr.isatty()))
+    except (InputError, IdentityError, ValueError) as exc:
+        print(f"dirfa: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INPUT, None
+    except ProvenanceFailure as exc:
+        print(f"dirfa: provenance failure, nothing written: {exc}", file=sys.stderr)
+        return EXIT_PROVENANCE, None
+    return EXIT_OK, result
+
+
+def _print_result(result: Any, as_json: bool) -> None:
+    if as_json:
+        d = asdict(result)
+        d["path"] = str(result.path)
+        print(json.dumps(d, indent=2))
+        return
+    m = result.manifest
+    print(f"wrote {result.path}")
+    print(f"  {result.frame_count} frames, {result.duration:.2f} s at {result.fps} fps, {result.width}x{result.height}")
+    print(f"  seed {result.seed}, watermark content id {result.content_id}")
+    print(f"  signed by {m.signer}{'  [development identity: untrusted]' if m.development_identity else ''}")
+    print(f"  self-verification: {result.verdict}; rendered in {result.timings.get('total', 0):.1f} s")
+
+
+def cmd_render(ns: argparse.Namespace) -> int:
+    code, result = _render(ns, ns.portrait, ns.audio, ns.output)
+    if result is not None:
+        _print_result(result, ns.json)
+    return code
+
+
+def cmd_demo(ns: argparse.Namespace) -> int:
+    data = resources.files("sdk") / "data"
+    output = ns.output or "dirfa-demo.mp4"
+    with resources.as_file(data / "portrait.jpg") as portrait, resources.as_file(data / "speech.wav") as audio:
+        code, result = _render(ns, Path(portrait), Path(audio), output)
+    if result is None:
+        return code
+    _print_result(result, ns.json)
+    if ns.json:
+        return code
+    from provenance.trust import TrustAnchors
+    from verifier import verify
+    from verifier.cli import format_human
+
+    print("\nA platform that trusts nobody in particular sees:")
+    print(format_human(verify(result.path).to_dict()))
+    if result.manifest.development_identity:
+        print("\nA verifier told to trust this machine's development root (dirfa keys export-root) sees:")
+        print(format_human(verify(result.path, trust=TrustAnchors.dev()).to_dict()))
+    return code
+
+
+def cmd_verify(ns: argparse.Namespace) -> int:
+    from verifier.cli import run
+
+    return run(ns)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING - 10 * min(ns.verbose, 2), format="%(levelname)s %(name)s: %(message)s")
+    handlers = {"render": cmd_render, "demo": cmd_demo, "verify": cmd_verify}
+    handler = handlers.get(ns.command) or getattr(ns, "handler", None)
+    if handler is None:
+        parser.error(f"unknown command {ns.command}")
+    return int(handler(ns))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""The Generator: portrait + speech -> a watermarked, signed, self-verified MP4. The only public path to media files.
+
+Pipeline per render: inputs -> motion (audio -> animation) -> frames (renderer) -> watermark every frame -> H.264 +
+AAC MP4 in a temporary file next to the output -> sign the final file (C2PA) -> verify it with the verifier (the
+same code platforms run) -> record the manifest in the store -> atomic rename onto the output path. Any failure
+leaves nothing at the output path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.motion_model import MotionModel
+from models.renderer import FaceRenderer
+from provenance import manifest as _manifest
+from provenance.signing import SigningIdentity, dev_identity
+from provenance.store import open_store
+from provenance.trust import TrustAnchors
+from provenance.watermark import VideoWatermarker, new_content_id
+
+from . import _inputs, _store
+from ._encode import AUDIO_RATE, Mp4Writer
+from .errors import OutputError, ProvenanceFailure
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+DEFAULT_MAX_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class ManifestSummary:
+    signer: str
+    issuer: str
+    claim_generator: str
+    status: str  # the self-verification's manifest status: trusted | valid_untrusted
+    manifest_id: str | None
+    development_identity: bool
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    path: Path
+    content_id: str
+    seed: int
+    duration: float
+    frame_count: int
+    fps: int
+    width: int
+    height: int
+    manifest: ManifestSummary
+    verdict: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Generator:
+    """Renders talking-head videos that always carry a watermark and a signed C2PA manifest.
+
+    Every argument has an embedded default: the shipped motion model, the landmark-warp renderer, the local
+    development signing identity (UNTRUSTED: use your organisation's for production), the public watermark key and
+    the per-user SQLite manifest store.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: MotionModel | None = None,
+        renderer: Callable[..., Any] | None = None,
+        identity: SigningIdentity | None = None,
+        watermark_key: bytes | str | None = None,
+        store: Any = None,
+        size: int = 512,
+        fps: int = 25,
+        framing: str = "crop",
+        max_duration: float = DEFAULT_MAX_SECONDS,
+        crf: int = 18,
+    ) -> None:
+        if fps <= 0 or fps > 60:
+            raise ValueError("fps must be in 1..60")
+        if framing not in ("crop", "full"):
+            raise ValueError("framing must be 'crop' or 'full'")
+        self.model = model or MotionModel.load()
+        self.renderer_factory = renderer or FaceRenderer
+        self.identity = identity or dev_identity()
+        self.watermarker = VideoWatermarker(key=watermark_key)
+        self._watermark_key = watermark_key
+        self._store_arg = store
+        self.size, self.fps, self.framing = size, fps, framing
+        self.max_duration, self.crf = max_duration, crf
+
+    def render(
+        self,
+        image: Any,
+        audio: Any,
+        *,
+        output: str | os.PathLike | None = None,
+        seed: int | None = None,
+        expressiveness: float = 1.0,
+        head_motion: float = 1.0,
+        progress: Progress | None = None,
+    ) -> RenderResult:
+        """Animate ``image`` speaking ``audio`` and write a signed, watermarked MP4 to ``output``."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        seed = secrets.randbits(31) if seed is None else int(seed)
+        content_id = new_content_id()
+        out = Path(output) if output is not None else Path.cwd() / f"dirfa-{content_id}.mp4"
+        _check_output(out)
+
+        inputs = _inputs.prepare(image, audio, out_rate=AUDIO_RATE, max_seconds=self.max_duration)
+        if out.resolve() in inputs.input_paths:
+            raise OutputError("the output path is one of the inputs")
+        renderer = self.renderer_factory(inputs.image, size=self.size, framing=self.framing)
+        timings["prepare"] = time.perf_counter() - t0
+
+        t = time.perf_counter()
+        motion = self.model.generate(
+            inputs.audio_16k,
+            sample_rate=16_000,
+            seed=seed,
+            fps=self.fps,
+            expressiveness=expressiveness,
+            head_motion=head_motion,
+        )
+        timings["motion"] = time.perf_counter() - t
+
+        try:
+            workdir = Path(tempfile.mkdtemp(prefix=".dirfa-", dir=out.parent))
+        except OSError as exc:
+            raise OutputError(f"cannot write in the output directory {out.parent}: {exc}") from exc
+        try:
+            width, height = renderer.frame_size
+            unsigned, signed = workdir / "unsigned.mp4", workdir / "signed.mp4"
+            t = time.perf_counter()
+            self._encode(renderer, motion.values, content_id, unsigned, width, height, inputs.audio_out, progress)
+            timings["render_watermark_encode"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            info = self._manifest_info(inputs, content_id, seed, len(motion) / self.fps, renderer)
+            try:
+                manifest_bytes = _manifest.sign_file(unsigned, signed, identity=self.identity, info=info)
+            except Exception as exc:
+                raise ProvenanceFailure(f"signing failed: {exc}") from exc
+            timings["sign"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            report = self._self_verify(signed, content_id)
+            timings["self_verify"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            manifest_id = self._record(manifest_bytes, content_id, signed)
+            timings["store"] = time.perf_counter() - t
+
+            os.replace(signed, out)
+            _fsync_dir(out.parent)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        timings["total"] = time.perf_counter() - t0
+        log.info("rendered %s (%d frames, content id %s) in %.2f s", out, len(motion), content_id, timings["total"])
+        return RenderResult(
+            path=out,
+            content_id=content_id,
+            seed=seed,
+            duration=len(motion) / self.fps,
+            frame_count=len(motion),
+            fps=self.fps,
+            width=width,
+            height=height,
+            manifest=ManifestSummary(
+                signer=self.identity.subject,
+                issuer=self.identity.issuer,
+                claim_generator=report.c2pa.claim_generator or "",
+                status=report.c2pa.status or "",
+                manifest_id=manifest_id,
+                development_identity=self.identity.is_development,
+            ),
+            verdict=report.verdict.value,
+            timings={k: round(v, 4) for k, v in timings.items()},
+        )
+
+    def _encode(self, renderer, motion, content_id, path, width, height, audio, progress) -> None:
+        n = len(motion)
+        frames = (renderer.render(m) for m in motion)
+        with Mp4Writer(path, width=width, height=height, fps=self.fps, audio=audio, crf=self.crf) as writer:
+            for i, frame in enumerate(self.watermarker.embed(frames, content_id=content_id)):
+                writer.write(frame)
+                if progress is not None:
+                    progress(i + 1, n)
+        if writer.frames_written != n:
+            raise ProvenanceFailure(f"watermarker returned {writer.frames_written} of {n} frames")
+
+    def _manifest_info(self, inputs, content_id, seed, duration, renderer) -> _manifest.ManifestInfo:
+        card = self.model.card
+        return _manifest.ManifestInfo(
+            title=f"dirfa-{content_id}.mp4",
+            content_id=content_id,
+            model=_manifest.ModelInfo(card.name, card.version, card.sha256),
+            renderer=type(renderer).__name__,
+            seed=seed,
+            fps=self.fps,
+            duration=duration,
+            image=_manifest.Ingredient(inputs.image_ingredient.data, inputs.image_ingredient.mime, inputs.image_ingredient.title),
+            audio=_manifest.Ingredient(inputs.audio_ingredient.data, inputs.audio_ingredient.mime, inputs.audio_ingredient.title),
+        )
+
+    def _self_verify(self, path: Path, content_id: str):
+        from verifier import Verdict, verify
+
+        root = self.identity.root_pem
+        anchors = TrustAnchors.from_pem(root) if root else None
+        report = verify(path, trust=anchors, key=self._watermark_key, mode="fast")
+        expected = {Verdict.VERIFIED} if anchors else {Verdict.VERIFIED, Verdict.SIGNED_UNTRUSTED}
+        if report.verdict not in expected or report.watermark.content_id != content_id:
+            raise ProvenanceFailure(
+                f"self-verification failed: verdict {report.verdict.value}, watermark "
+                f"{report.watermark.content_id!r} (expected {content_id}): {report.summary}"
+            )
+        return report
+
+    def _record(self, manifest_bytes: bytes, content_id: str, signed: Path) -> str | None:
+        try:
+            return _store.record(self._store_arg, open_store, manifest_bytes, content_id, signed, self.identity)
+        except Exception as exc:
+            raise ProvenanceFailure(f"could not record the manifest in the store: {exc}") from exc
+
+
+def _check_output(out: Path) -> None:
+    if out.suffix.lower() != ".mp4":
+        raise OutputError(f"output must be an .mp4 file, got {out.name!r}")
+    if out.exists() and out.is_dir():
+        raise OutputError(f"output is a directory: {out}")
+    parent = out.parent
+    if not parent.is_dir():
+        raise OutputError(f"output directory does not exist: {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"output directory is not writable: {parent}")
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

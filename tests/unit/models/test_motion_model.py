@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from models.errors import AudioError
+from models.motion import MOTION_HIGH, MOTION_LOW, MOTION_NAMES, MotionSequence, neutral_motion
+from models.motion_model import MotionModel
+
+
+@pytest.fixture(scope="module")
+def model():
+    return MotionModel.load()
+
+
+def speech_with_pause(rate=16000):
+    """0.6 s of syllable-like bursts, 1 s of silence, 0.6 s of bursts."""
+    t = np.arange(int(0.6 * rate)) / rate
+    burst = (0.4 * np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2)).astype(np.float32)
+    return np.concatenate([burst, np.zeros(rate, np.float32), burst])
+
+
+def test_output_shape_names_and_ranges(model, speech_path):
+    seq = model.generate(speech_path, seed=3)
+    assert isinstance(seq, MotionSequence)
+    assert seq.names == MOTION_NAMES and seq.fps == 25
+    assert seq.values.shape == (228, len(MOTION_NAMES))  # 9.12 s at 25 fps
+    assert np.all(seq.values >= MOTION_LOW) and np.all(seq.values <= MOTION_HIGH)
+
+
+def test_same_seed_is_deterministic(model, speech_path):
+    a = model.generate(speech_path, seed=11).values
+    b = model.generate(speech_path, seed=11).values
+    assert np.array_equal(a, b)
+
+
+def test_seeds_differ_in_head_motion_not_in_lip_sync(model, speech_path):
+    runs = [model.generate(speech_path, seed=s) for s in range(4)]
+    yaw = np.stack([r.column("head_yaw") for r in runs])
+    jaw = np.stack([r.column("jaw_open") for r in runs])
+    assert np.mean(np.abs(yaw[0] - yaw[1])) > 0.5  # degrees: trajectories really differ
+    assert yaw.std(axis=1).min() > 1.0
+    assert np.allclose(jaw[0], jaw[1])  # lip sync follows the audio, not the seed
+
+
+def test_mouth_closes_in_silence_and_opens_in_speech(model):
+    seq = model.generate(speech_with_pause(), sample_rate=16000, seed=0)
+    jaw = seq.column("jaw_open")
+    assert jaw[22:35].max() < 0.02  # the middle of the pause (frames 15-40)
+    assert jaw[:12].max() > 0.1 and jaw[-12:].max() > 0.1
+
+
+def test_blinks_happen(model, speech_path):
+    blink = model.generate(speech_path, seed=5).column("blink_left")
+    assert blink.max() > 0.9 and np.mean(blink > 0.5) < 0.2
+
+
+def test_silent_audio_is_refused(model):
+    with pytest.raises(AudioError):
+        model.generate(np.zeros(16000, np.float32), sample_rate=16000)
+
+
+def test_card_hash_identifies_the_parameters(model):
+    card = model.card
+    assert len(card.sha256) == 64 and card.name and card.version
+
+
+def test_neutral_motion_is_inside_ranges():
+    n = neutral_motion()
+    assert n.shape == (len(MOTION_NAMES),) and np.all(n >= MOTION_LOW) and np.all(n <= MOTION_HIGH)

@@ -1,0 +1,47 @@
+import av
+import numpy as np
+import pytest
+
+from sdk._encode import Mp4Writer
+
+
+def test_writes_h264_aac_with_equal_durations(tmp_path):
+    path = tmp_path / "out.mp4"
+    audio = (0.3 * np.sin(np.arange(48000 * 2) * 2 * np.pi * 300 / 48000)).astype(np.float32)
+    with Mp4Writer(path, width=64, height=48, fps=25, audio=audio) as w:
+        for i in range(50):
+            w.write(np.full((48, 64, 3), i * 4, np.uint8))
+    with av.open(str(path)) as c:
+        v, a = c.streams.video[0], c.streams.audio[0]
+        assert v.codec_context.name == "h264" and v.codec_context.pix_fmt == "yuv420p"
+        assert a.codec_context.name == "aac"
+        assert v.frames == 50
+        vdur = float(v.duration * v.time_base)
+        adur = float(a.duration * a.time_base)
+        assert abs(vdur - 2.0) < 1e-6 and abs(adur - vdur) <= 1 / 25
+
+
+def test_faststart_puts_moov_before_mdat(tmp_path):
+    path = tmp_path / "out.mp4"
+    with Mp4Writer(path, width=64, height=64, fps=25, audio=np.zeros(48000, np.float32)) as w:
+        for _ in range(25):
+            w.write(np.zeros((64, 64, 3), np.uint8))
+    data = path.read_bytes()
+    assert 0 < data.index(b"moov") < data.index(b"mdat")
+
+
+def test_audio_shorter_than_video_is_padded(tmp_path):
+    path = tmp_path / "out.mp4"
+    with Mp4Writer(path, width=64, height=64, fps=25, audio=np.zeros(4800, np.float32)) as w:
+        for _ in range(25):
+            w.write(np.zeros((64, 64, 3), np.uint8))
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        assert abs(float(a.duration * a.time_base) - 1.0) <= 1 / 25
+
+
+def test_bad_frames_and_sizes_raise(tmp_path):
+    with pytest.raises(ValueError):
+        Mp4Writer(tmp_path / "odd.mp4", width=63, height=64, fps=25, audio=None)
+    with Mp4Writer(tmp_path / "x.mp4", width=64, height=64, fps=25, audio=None) as w, pytest.raises(ValueError):
+        w.write(np.zeros((64, 64, 3), np.float32))
