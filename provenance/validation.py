@@ -67,7 +67,7 @@ class ManifestStatus(Enum):
     ABSENT = "absent"  # no manifest at all
 
 
-class FailureReason(Enum):
+class FailureReason(str, Enum):
     HARD_BINDING_MISMATCH = "hard_binding_mismatch"  # the media bytes changed after signing
     SIGNATURE_MISMATCH = "signature_mismatch"  # the claim signature does not verify
     ASSERTION_MISMATCH = "assertion_mismatch"  # an assertion changed, is missing, or is not declared
@@ -155,6 +155,7 @@ class ManifestFinding:
     training_mining: Mapping[str, Any] | None = None
     manifest_json: str | None = field(default=None, repr=False)
     error: str | None = None  # why reading failed (MALFORMED)
+    validation_state: str | None = None  # c2pa's raw state: "Trusted" | "Valid" | "Invalid" (None if unread)
 
     @property
     def is_trusted(self) -> bool:
@@ -168,6 +169,18 @@ class ManifestFinding:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(f.code for f in self.failures)
+
+    @property
+    def failure_codes(self) -> tuple[str, ...]:
+        return self.codes
+
+    @property
+    def soft_binding_alg(self) -> str | None:
+        return self.soft_binding.alg if self.soft_binding else None
+
+    @property
+    def soft_binding_value(self) -> str | None:
+        return self.soft_binding.value if self.soft_binding else None
 
 
 class RecoveryStatus(Enum):
@@ -189,7 +202,28 @@ class DetachedFinding:
 
     @property
     def is_recovered(self) -> bool:
+        """The stored manifest is genuine, trusted and names this content ID."""
         return self.status in (RecoveryStatus.MATCHES_ASSET, RecoveryStatus.RECOVERED)
+
+    @property
+    def is_trusted(self) -> bool:
+        return self.finding.signer_trusted and self.status is not RecoveryStatus.INVALID
+
+    @property
+    def signer_subject(self) -> str | None:
+        return self.finding.signer_subject
+
+    @property
+    def signer_issuer(self) -> str | None:
+        return self.finding.signer_issuer
+
+    @property
+    def reasons(self) -> frozenset[FailureReason]:
+        return self.finding.reasons
+
+    @property
+    def soft_binding(self) -> SoftBindingInfo | None:
+        return self.finding.soft_binding
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -308,6 +342,7 @@ def _finding_from_reader(reader: c2pa.Reader) -> ManifestFinding:
         reasons=reasons,
         failures=tuple(failures),
         signer_trusted=signer_trusted,
+        validation_state=state,
         manifest_json=manifest_json,
         **_unverified_claims(store),
     )
