@@ -29,6 +29,7 @@ import c2pa
 
 from provenance import _c2pa_context
 from provenance._c2pa_context import SOFT_BINDING_ALG
+from provenance._version import PRODUCT_NAME, __version__
 from provenance.errors import SigningError
 from provenance.signing import SigningIdentity
 
@@ -51,7 +52,6 @@ DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlg
 GENERATION_LABEL = "io.github.dirfa.generation"
 TRAINING_MINING_LABEL = "cawg.training-mining"
 WATERMARK_AGENT = "dirfa watermark"
-PRODUCT_NAME = "dirfa"
 
 _CONTENT_ID = re.compile(r"[0-9a-f]{12}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -69,12 +69,7 @@ _INGREDIENT_MIMES = {
 
 
 def product_version() -> str:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-
-        return version(PRODUCT_NAME)
-    except PackageNotFoundError:
-        return "0+unknown"
+    return __version__
 
 
 class TrainingUse(str, Enum):
