@@ -23,7 +23,6 @@ from models.motion_model import MotionModel
 from models.renderer import FaceRenderer
 from provenance import manifest as _manifest
 from provenance.signing import SigningIdentity, dev_identity
-from provenance.store import open_store
 from provenance.trust import TrustAnchors
 from provenance.watermark import VideoWatermarker, new_content_id
 
@@ -226,9 +225,9 @@ class Generator:
             )
         return report
 
-    def _record(self, manifest_bytes: bytes, content_id: str, signed: Path) -> str | None:
+    def _record(self, manifest_bytes: bytes, content_id: str, signed: Path) -> str:
         try:
-            return _store.record(self._store_arg, open_store, manifest_bytes, content_id, signed, self.identity)
+            return _store.record(self._store_arg, manifest_bytes, content_id, signed, self.identity)
         except Exception as exc:
             raise ProvenanceFailure(f"could not record the manifest in the store: {exc}") from exc
 

@@ -34,3 +34,28 @@ def portrait_path() -> Path:
 @pytest.fixture(scope="session")
 def speech_path() -> Path:
     return DATA / "speech.wav"
+
+
+@pytest.fixture(scope="session")
+def short_speech(tmp_path_factory: pytest.TempPathFactory, speech_path: Path) -> Path:
+    """The first 2 s of the bundled speech, as WAV: keeps end-to-end tests fast."""
+    from models.audio import encode_wav, load_audio
+
+    samples = load_audio(speech_path)[: 2 * 16000]
+    path = tmp_path_factory.mktemp("audio") / "speech-2s.wav"
+    path.write_bytes(encode_wav(samples, 16000))
+    return path
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory, portrait_path: Path, short_speech: Path):
+    """One real render through the public API (watermarked, signed with the dev identity, self-verified)."""
+    from sdk import Generator
+
+    out = tmp_path_factory.mktemp("render") / "talking.mp4"
+    return Generator(size=256).render(portrait_path, short_speech, output=out, seed=1)
+
+
+@pytest.fixture(scope="session")
+def signed_video(rendered) -> Path:
+    return rendered.path

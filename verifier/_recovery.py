@@ -9,7 +9,7 @@ from typing import Any
 from provenance.manifest import SOFT_BINDING_ALG
 from provenance.store import open_store
 from provenance.trust import TrustAnchors
-from provenance.validation import ManifestStatus, validate_detached
+from provenance.validation import RecoveryStatus, validate_detached
 
 from .report import RecoverySection
 
@@ -24,7 +24,7 @@ def recover(store: Any, content_id: str, data: bytes, mime: str | None, anchors:
         if not ids:
             return RecoverySection(attempted=True, found=False)
         record = handle.get(ids[0])
-        finding = validate_detached(record.manifest_bytes, data, mime=mime, trust=anchors, content_id=content_id)
+        detached = validate_detached(record.manifest_bytes, data, mime=mime, trust=anchors, content_id=content_id)
     except Exception as exc:  # noqa: BLE001 - a store failure must not crash verification; it is reported
         log.warning("manifest recovery failed: %s", exc)
         return RecoverySection(attempted=True, found=False, reasons=(f"store error: {exc}",))
@@ -35,8 +35,8 @@ def recover(store: Any, content_id: str, data: bytes, mime: str | None, anchors:
         attempted=True,
         found=True,
         manifest_id=str(ids[0]),
-        status=finding.status.value,
-        signer_subject=finding.signer_subject,
-        trusted=finding.status is ManifestStatus.TRUSTED,
-        reasons=tuple(finding.reasons),
+        status=detached.status.value,
+        signer_subject=detached.signer_subject,
+        trusted=detached.is_trusted and detached.status is not RecoveryStatus.RECOVERED_UNTRUSTED,
+        reasons=tuple(sorted(r.value for r in detached.reasons)),
     )

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Union
 
+from provenance.errors import WatermarkInputError
 from provenance.manifest import SOFT_BINDING_ALG
 from provenance.trust import TrustAnchors
 from provenance.validation import ManifestFinding, ManifestStatus, read_manifest
@@ -32,7 +34,8 @@ from .report import (
 log = logging.getLogger(__name__)
 
 Source = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
-FAST_SAMPLE_EVERY_S = 0.5  # fast mode analyses two frames per second
+FAST_SAMPLE_EVERY_S = 0.5  # fast mode analyses two frames per second ...
+FAST_MAX_FRAMES = 120  # ... and at most this many frames over the whole video
 
 
 def verify(
@@ -76,8 +79,9 @@ def verify(
     timings["watermark"] = time.perf_counter() - t
     if wm_error:
         errors.append(wm_error)
-    if media is None and not c2pa.present:
-        return _unreadable(name, mode, wm_error or "not decodable media", timings, size=len(data))
+    if media is None and c2pa.status not in ("invalid", "malformed"):
+        # Without the pixels the watermark and its binding cannot be checked: no verdict can be complete.
+        return _unreadable(name, mode, wm_error or "not decodable media", timings, size=len(data), c2pa=c2pa)
 
     binding = _binding(c2pa, wm)
     recovery = None
@@ -131,6 +135,10 @@ def _read_source(source: Source, limits: Limits) -> tuple[str, bytes | None]:
 def _c2pa_section(finding: ManifestFinding | None) -> C2paSection:
     if finding is None or finding.status is ManifestStatus.ABSENT:
         return C2paSection(present=False, status="absent")
+    actions = tuple(str(a.get("action", "")) for a in finding.actions if isinstance(a, Mapping))
+    reasons = sorted(r.value for r in finding.reasons)
+    if finding.error:
+        reasons.append(finding.error)
     return C2paSection(
         present=True,
         status=finding.status.value,
@@ -139,14 +147,14 @@ def _c2pa_section(finding: ManifestFinding | None) -> C2paSection:
         signer_subject=finding.signer_subject,
         signer_issuer=finding.signer_issuer,
         claim_generator=finding.claim_generator,
-        actions=tuple(finding.actions),
+        actions=actions,
         digital_source_type=finding.digital_source_type,
-        ingredients=tuple(finding.ingredients),
+        ingredients=tuple(f"{i.title} ({i.relationship or 'ingredient'})" for i in finding.ingredients),
         soft_binding_alg=finding.soft_binding_alg,
         soft_binding_value=finding.soft_binding_value,
         generation=dict(finding.generation or {}),
         failure_codes=tuple(finding.failure_codes),
-        reasons=tuple(finding.reasons),
+        reasons=tuple(reasons),
     )
 
 
@@ -157,19 +165,22 @@ def _watermark(
         with _decode.open_container(data, limits) as container:
             info = _decode.probe(container, mime, limits)
             media = MediaSection(info.mime, info.width, info.height, info.fps, info.duration_s, len(data))
-            sample = FAST_SAMPLE_EVERY_S if mode == "fast" and not info.is_still else None
-            stamps: list[float] = []
-
-            def frames():
-                for ts, frame in _decode.iter_frames(container, info, limits, sample_every_s=sample):
-                    stamps.append(ts)
-                    yield frame
-
-            det = VideoWatermarker(key=key).detect(frames(), fps=info.fps, timestamps=stamps)
-    except UnreadableMedia as exc:
+            marker = VideoWatermarker(key=key)
+            if mode == "fast" and not info.is_still:
+                # Sampled frames need their timestamps, which are known only after decoding: keep the (few,
+                # bounded) sampled frames in memory.
+                every = max(FAST_SAMPLE_EVERY_S, info.duration_s / FAST_MAX_FRAMES)
+                pairs = list(_decode.iter_frames(container, info, limits, sample_every_s=every))
+                if not pairs:
+                    raise UnreadableMedia("no frames decoded")
+                det = marker.detect([f for _, f in pairs], fps=info.fps, timestamps=[t for t, _ in pairs])
+            else:
+                # Full mode streams every frame; frame i is at i / fps.
+                det = marker.detect((f for _, f in _decode.iter_frames(container, info, limits)), fps=info.fps)
+    except (UnreadableMedia, WatermarkInputError) as exc:
         return None, WatermarkSection(analysed=False), str(exc)
     segments = tuple(
-        SegmentSection(float(s.start_s), float(s.end_s), bool(s.found), s.content_id) for s in det.segments
+        SegmentSection(float(s.start_s), float(s.end_s), s.content_id is not None, s.content_id) for s in det.segments
     )
     return media, WatermarkSection(
         analysed=True,
@@ -216,7 +227,7 @@ def _decide(c2pa: C2paSection, wm: WatermarkSection, binding: BindingSection, re
     if wm.found:
         if partial:
             return Verdict.MISMATCH, "only part of the video carries the watermark (spliced?)"
-        if recovery is not None and recovery.found and recovery.status in ("trusted", "valid_untrusted"):
+        if recovery is not None and recovery.found and recovery.status in ("recovered", "recovered_untrusted", "matches_asset"):
             return Verdict.RECOVERED, (
                 f"no manifest in the file; watermark {wm.content_id} recovered a signed manifest from the store"
             )
@@ -232,12 +243,20 @@ def _no_recovery(store: Any, c2pa: C2paSection, wm: WatermarkSection):
     return RecoverySection(attempted=True, found=False)
 
 
-def _unreadable(name: str, mode: str, reason: str, timings: dict[str, float], size: int | None = None):
+def _unreadable(
+    name: str,
+    mode: str,
+    reason: str,
+    timings: dict[str, float],
+    size: int | None = None,
+    c2pa: C2paSection | None = None,
+) -> VerificationReport:
     return VerificationReport(
         verdict=Verdict.UNREADABLE,
         source=name,
         summary=f"unreadable: {reason}",
         media=MediaSection(size_bytes=size),
+        c2pa=c2pa or C2paSection(),
         mode=mode,
         errors=(reason,),
         timings={k: round(v, 4) for k, v in timings.items()},
