@@ -1,0 +1,163 @@
+"""Mouth interior synthesis: fills the tear the warp opens between the lips.
+
+The tear runs along the mid-curve between the inner lips (see ``_deform``). Its two edges are that curve
+moved with
+the upper and with the lower part of the mouth, so the interior drawn here lines up with the warped lips
+exactly.
+The interior is a dark cavity shaded darker towards the corners and under the upper lip, a tongue hint low in
+the
+cavity when the mouth is wide open, and - for portraits whose mouth is closed - synthesised upper (and, when
+wide
+open, lower) teeth. Portraits that already show teeth keep their own: the tear splits them between the jaws.
+Colours come from the portrait (lip colour, face brightness, saturation), so a greyscale or dim portrait gets
+a
+greyscale or dim mouth. Edges are anti-aliased (sub-pixel polygon fill with ``LINE_AA``).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from models._deform import INNER_LOWER, INNER_UPPER, OUTER_LOWER, OUTER_UPPER, ExpressionModel
+from models._warp import DenseWarp
+
+_SHIFT = 4  # sub-pixel bits for cv2 polygon fill
+_DENSIFY = 3  # extra points between consecutive mid-curve points
+# Portraits whose inner-lip gap exceeds this (IOD) already show their teeth.
+OPEN_SOURCE_GAP = 0.04
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ np.array([0.299, 0.587, 0.114])
+
+
+class MouthSynth:
+    def __init__(self, expr: ExpressionModel, warp: DenseWarp, image: np.ndarray, pts: np.ndarray) -> None:
+        self.warp = warp
+        self.iod = expr.frame.iod
+        up = pts[list(INNER_UPPER), :2]
+        lo = pts[list(INNER_LOWER), :2]
+        mid = (up + lo) / 2.0
+        t = np.linspace(0.0, 1.0, _DENSIFY + 2)[:-1]
+        dense = [mid[i] * (1 - s) + mid[i + 1] * s for i in range(len(mid) - 1) for s in t] + [mid[-1]]
+        self.mid = np.array(dense)
+        n = len(self.mid)
+        self.basis_up = expr.fields(self.mid, lower=np.zeros(n), dout=np.zeros(n)).reshape(-1, n * 2)
+        self.basis_lo = expr.fields(self.mid, lower=np.ones(n), dout=np.zeros(n)).reshape(-1, n * 2)
+        self.mid_z = warp.depth_at(self.mid)
+        self.synth_teeth = expr.gap0 < OPEN_SOURCE_GAP
+        self._colours(image, pts)
+
+    def _colours(self, image: np.ndarray, pts: np.ndarray) -> None:
+        h, w = image.shape[:2]
+        outer = np.concatenate([pts[list(OUTER_UPPER), :2], pts[list(OUTER_LOWER)[::-1], :2]])
+        inner = np.concatenate([pts[list(INNER_UPPER), :2], pts[list(INNER_LOWER)[::-1], :2]])
+        m = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(m, [np.round(outer).astype(np.int32)], 1)
+        cv2.fillPoly(m, [np.round(inner).astype(np.int32)], 0)
+        img = image.astype(np.float64)
+        lips = img[m > 0] if m.sum() > 4 else img.reshape(-1, 3)
+        lip_rgb = np.median(lips, axis=0)
+        x0, y0 = np.maximum(pts[:, :2].min(axis=0).astype(int), 0)
+        x1, y1 = pts[:, :2].max(axis=0).astype(int)
+        face = img[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)].reshape(-1, 3)
+        lum = _luma(face)
+        bright = float(np.percentile(lum, 90))
+        chroma = (face.max(axis=1) - face.min(axis=1)) / np.maximum(face.max(axis=1), 1.0)
+        sat = float(np.clip(np.median(chroma) / 0.18, 0.0, 1.0))
+        cav = lip_rgb * 0.22 + np.array([6.0, 2.0, 2.0])
+        tongue = lip_rgb * 0.62
+        teeth = np.array([236.0, 230.0, 214.0]) * float(np.clip(bright / 205.0, 0.45, 1.02))
+
+        def desat(c: np.ndarray) -> np.ndarray:
+            y = _luma(c)
+            return np.clip(y + (c - y) * sat, 0, 255).astype(np.float32)
+
+        self.cav, self.tongue, self.teeth = desat(cav), desat(tongue), desat(teeth)
+
+    def edges(
+        self, expr_values: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The tear's upper and lower edges (N, 2) in output pixels for this frame."""
+        n = len(self.mid)
+        nz = np.nonzero(expr_values)[0]
+        up, lo = self.mid.copy(), self.mid.copy()
+        if len(nz):
+            v = expr_values[nz].astype(np.float64)
+            up += (v @ self.basis_up[nz]).reshape(n, 2)
+            lo += (v @ self.basis_lo[nz]).reshape(n, 2)
+        return self.warp.pose_points(up, self.mid_z, pose), self.warp.pose_points(lo, self.mid_z, pose)
+
+    def render(
+        self, frame: np.ndarray, expr_values: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None
+    ) -> None:
+        """Draw the interior into ``frame`` (RGB uint8, modified in place)."""
+        up, lo = self.edges(expr_values, pose)
+        gaps = np.hypot(*(lo - up).T) * np.sign(np.einsum("ij,ij->i", lo - up, self._down(pose)))
+        gap = float(gaps.max())
+        if gap < 0.35:
+            return
+        h, w = frame.shape[:2]
+        poly = np.concatenate([up, lo[::-1]])
+        x0, y0 = np.floor(poly.min(axis=0)).astype(int) - 2
+        x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + 3
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        rh, rw = y1 - y0, x1 - x0
+        mask = np.zeros((rh, rw), np.uint8)
+        p = np.round((poly - [x0, y0]) * (1 << _SHIFT)).astype(np.int32)
+        cv2.fillPoly(mask, [p], 255, lineType=cv2.LINE_AA, shift=_SHIFT)
+        alpha = mask.astype(np.float32) / 255.0
+        if not alpha.any():
+            return
+
+        # Per-pixel mouth coordinates: c across (-1..1), depth below the upper edge in pixels, local gap.
+        xs = np.arange(x0, x1, dtype=np.float64)
+        ou, ol = np.argsort(up[:, 0]), np.argsort(lo[:, 0])
+        y_up = np.interp(xs, up[ou, 0], up[ou, 1])
+        y_lo = np.interp(xs, lo[ol, 0], lo[ol, 1])
+        g = np.maximum(y_lo - y_up, 0.0)
+        xl, xr = poly[:, 0].min(), poly[:, 0].max()
+        c = np.clip((xs - (xl + xr) / 2.0) / max((xr - xl) / 2.0, 1.0), -1.0, 1.0)
+        ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+        below_up = ys - y_up[None, :]
+        above_lo = y_lo[None, :] - ys
+        cc = np.abs(c)[None, :]
+
+        shade = (1.0 - 0.45 * cc**2) * (0.55 + 0.45 * np.clip(below_up / 3.0, 0.0, 1.0))
+        col = self.cav[None, None, :] * shade[..., None]
+        gap_iod = gap / self.iod
+        tongue_vis = float(np.clip((gap_iod - 0.08) / 0.15, 0.0, 1.0))
+        if tongue_vis > 0:
+            ty = np.clip(1.0 - above_lo / np.maximum(0.45 * g[None, :], 1.0), 0.0, 1.0)
+            tw = np.clip((0.75 - cc) / 0.25, 0.0, 1.0)
+            tm = (ty * tw * tongue_vis)[..., None]
+            tcol = self.tongue[None, None, :] * (0.7 + 0.3 * (1.0 - ty[..., None]))
+            col = col * (1.0 - tm) + tcol * tm
+        if self.synth_teeth:
+            th = np.minimum(0.42 * g, 0.085 * self.iod)[None, :]
+            m_t = np.clip(th - below_up + 0.5, 0.0, 1.0) * np.clip((0.88 - cc) / 0.18, 0.0, 1.0)
+            # Incisor edges: faint darker lines between teeth, a shadow under the upper lip.
+            seams = 1.0 - 0.16 * np.exp(-((np.abs(c[None, :] * 3.2 - np.round(c[None, :] * 3.2)) * 9.0) ** 2))
+            lip_shadow = 0.72 + 0.28 * np.clip(below_up / np.maximum(0.35 * th, 1.0), 0.0, 1.0)
+            tshade = (1.0 - 0.55 * cc**2) * seams * lip_shadow
+            tcol = self.teeth[None, None, :] * tshade[..., None]
+            col = col * (1.0 - m_t[..., None]) + tcol * m_t[..., None]
+            low_vis = float(np.clip((gap_iod - 0.14) / 0.1, 0.0, 1.0))
+            if low_vis > 0:
+                lth = np.minimum(0.22 * g, 0.05 * self.iod)[None, :]
+                m_l = np.clip(lth - above_lo + 0.5, 0.0, 1.0) * np.clip((0.7 - cc) / 0.18, 0.0, 1.0) * low_vis
+                lcol = self.teeth[None, None, :] * (0.78 * (1.0 - 0.5 * cc**2) * seams)[..., None]
+                col = col * (1.0 - m_l[..., None]) + lcol * m_l[..., None]
+        roi = frame[y0:y1, x0:x1].astype(np.float32)
+        a = alpha[..., None]
+        frame[y0:y1, x0:x1] = np.clip(roi * (1.0 - a) + col * a + 0.5, 0, 255).astype(np.uint8)
+
+    def _down(self, pose: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        ey = self.warp.expr.frame.ey
+        if pose is None:
+            return ey[None, :]
+        a = pose[0][:, :2]
+        return (a @ ey)[None, :]

@@ -1,0 +1,163 @@
+"""Dense image warp: expression fields + 3D head pose -> one backward map for ``cv2.remap``.
+
+Forward model, per source pixel x (frame pixels): ``q = x + E(x)`` (the expression fields, summed), then the
+head
+pose rotates q in 3D about a pivot at ear depth, using a depth map interpolated from the FaceMesh z values,
+and
+projects it back with weak perspective (orthographic + scale): ``p = c + s * R[:2] @ (q - c, z) + t``. The
+pose is
+blended with a weight that is 1 on the head (face + hair) and falls smoothly to 0 over the neck and
+shoulders, so
+the background and body stay still.
+
+Rendering needs the inverse (for each output pixel, where to sample the source). The forward displacement D is
+smooth except at the mouth tear, so the fixed point ``x <- p - D(x)`` converges in a few steps; everything
+runs on a
+half-resolution grid and the displacement is upsampled bilinearly. The mouth tear is covered by the
+synthesised
+interior, so the iteration's behaviour inside the gap never shows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from models._deform import FACE_OVAL, ExpressionModel
+from models.motion import MOTION_INDEX
+
+FIXED_POINT_STEPS = 3
+_POSE_DIMS = ("head_yaw", "head_pitch", "head_roll", "head_tx", "head_ty", "head_scale")
+
+
+def pose_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """3x3 rotation in image axes (x right, y down, z away from the viewer); signs follow models.motion."""
+    a, b, c = math.radians(yaw), math.radians(pitch), math.radians(roll)
+    # yaw about y: nose (z < 0) moves to +x for yaw > 0.  pitch about x: nose moves to +y (down) for pitch >
+    # 0.
+    ry = np.array([[math.cos(a), 0.0, -math.sin(a)], [0.0, 1.0, 0.0], [math.sin(a), 0.0, math.cos(a)]])
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, math.cos(b), -math.sin(b)], [0.0, math.sin(b), math.cos(b)]])
+    rz = np.array([[math.cos(c), -math.sin(c), 0.0], [math.sin(c), math.cos(c), 0.0], [0.0, 0.0, 1.0]])
+    return rz @ rx @ ry
+
+
+class DenseWarp:
+    """Precomputed warp for one framed portrait; :meth:`source_map` is the per-frame work."""
+
+    def __init__(self, expr: ExpressionModel, pts: np.ndarray, frame_shape: tuple[int, int], factor: int = 2):
+        h, w = frame_shape
+        self.h, self.w, self.f = h, w, factor
+        self.gh, self.gw = -(-h // factor), -(-w // factor)
+        off = (factor - 1) / 2.0
+        gx, gy = np.meshgrid(np.arange(self.gw) * factor + off, np.arange(self.gh) * factor + off)
+        self.grid = np.stack([gx, gy], axis=-1).astype(np.float32)  # (gh, gw, 2) frame coords
+        self.expr = expr
+        self.iod = expr.frame.iod
+
+        basis = expr.fields(self.grid.astype(np.float64))  # (K, gh, gw, 2)
+        active = np.abs(basis).max(axis=(0, 3)) > 0.01
+        ys, xs = np.nonzero(active)
+        if len(ys):
+            self.roi = (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
+        else:
+            self.roi = (0, 1, 0, 1)
+        y0, y1, x0, x1 = self.roi
+        self.basis = np.ascontiguousarray(basis[:, y0:y1, x0:x1].reshape(len(basis), -1))  # (K, n*2)
+        self.roi_shape = (y1 - y0, x1 - x0, 2)
+
+        oval = pts[list(FACE_OVAL)]
+        self.pivot = np.array([oval[:, 0].mean(), oval[:, 1].mean(), oval[:, 2].mean()])
+        self.zmap = self._depth_map(pts)
+        self.pose_w = self._pose_weight(oval)
+        self._map_off = (np.float32(off), np.float32(factor))
+        ident_x, ident_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        self.identity = np.stack([ident_x, ident_y], axis=-1)
+
+    # ---------------------------------------------------------------- set-up
+    def _depth_map(self, pts: np.ndarray) -> np.ndarray:
+        from scipy.interpolate import griddata
+
+        g = self.grid.reshape(-1, 2)
+        z = griddata(pts[:, :2], pts[:, 2], g, method="linear")
+        hull_z = float(np.mean(pts[list(FACE_OVAL), 2]))
+        z = np.where(np.isnan(z), hull_z, z).reshape(self.gh, self.gw)
+        sigma = max(0.5, 0.05 * self.iod / self.f)
+        return cv2.GaussianBlur(z.astype(np.float32), (0, 0), sigma)
+
+    def _pose_weight(self, oval: np.ndarray) -> np.ndarray:
+        """1 on the head (face and hair), fading to 0 over the neck, shoulders and background."""
+        fr = self.expr.frame
+        u, v = fr.to_face(oval[:, :2].astype(np.float64))
+        cu, cv_ = (u.max() + u.min()) / 2.0, (v.max() + v.min()) / 2.0
+        hu, hv = (u.max() - u.min()) / 2.0, (v.max() - v.min()) / 2.0
+        gu, gv = fr.to_face(self.grid.astype(np.float64))
+        rho = np.hypot((gu - cu) / (1.3 * hu), (gv - (cv_ - 0.12 * hv)) / (1.3 * hv))
+        t = np.clip((rho - 1.0) / 0.7, 0.0, 1.0)
+        return (1.0 - t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+    # ---------------------------------------------------------------- per frame
+    def pose_affine(self, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(A 2x3, t 2) of the weak-perspective pose, or None when the pose is neutral."""
+        yaw, pitch, roll, tx, ty, sc = (float(motion[MOTION_INDEX[n]]) for n in _POSE_DIMS)
+        if yaw == 0.0 and pitch == 0.0 and roll == 0.0 and tx == 0.0 and ty == 0.0 and sc == 0.0:
+            return None
+        a = (1.0 + sc) * pose_matrix(yaw, pitch, roll)[:2]
+        t = np.array([tx, ty]) * self.iod
+        return a, t
+
+    def pose_points(
+        self, xy: np.ndarray, z: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None
+    ) -> np.ndarray:
+        """Apply the full (unweighted) head pose to points (N, 2) with depths z (N,)."""
+        if pose is None:
+            return xy
+        a, t = pose
+        rel = np.concatenate([xy - self.pivot[:2], (z - self.pivot[2])[:, None]], axis=1)
+        return self.pivot[:2] + rel @ a.T + t
+
+    def depth_at(self, xy: np.ndarray) -> np.ndarray:
+        gx = np.clip((xy[:, 0] - self._map_off[0]) / self.f, 0, self.gw - 1).astype(np.float32)
+        gy = np.clip((xy[:, 1] - self._map_off[0]) / self.f, 0, self.gh - 1).astype(np.float32)
+        return cv2.remap(self.zmap, gx[None], gy[None], cv2.INTER_LINEAR)[0].astype(np.float64)
+
+    def forward_field(
+        self, expr_values: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None
+    ) -> np.ndarray:
+        """Forward displacement D on the grid (gh, gw, 2) float32."""
+        d = np.zeros((self.gh, self.gw, 2), np.float32)
+        nz = np.nonzero(expr_values)[0]
+        if len(nz):
+            y0, y1, x0, x1 = self.roi
+            e = expr_values[nz].astype(np.float32) @ self.basis[nz]
+            d[y0:y1, x0:x1] = e.reshape(self.roi_shape)
+        if pose is not None:
+            a, t = pose
+            a = a.astype(np.float32)
+            qx = self.grid[..., 0] + d[..., 0] - np.float32(self.pivot[0])
+            qy = self.grid[..., 1] + d[..., 1] - np.float32(self.pivot[1])
+            qz = self.zmap - np.float32(self.pivot[2])
+            px = a[0, 0] * qx + a[0, 1] * qy + a[0, 2] * qz + np.float32(t[0])
+            py = a[1, 0] * qx + a[1, 1] * qy + a[1, 2] * qz + np.float32(t[1])
+            d[..., 0] += self.pose_w * (px - qx)
+            d[..., 1] += self.pose_w * (py - qy)
+        return d
+
+    def source_map(
+        self, expr_values: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None
+    ) -> np.ndarray | None:
+        """Backward map (h, w, 2) float32 for cv2.remap, or None when nothing moves."""
+        if pose is None and not np.any(expr_values):
+            return None
+        d = self.forward_field(expr_values, pose)
+        off, f = self._map_off
+        x = self.grid - d
+        for _ in range(FIXED_POINT_STEPS):
+            gcoord = (x - off) / f
+            dx = cv2.remap(d, gcoord, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            x = self.grid - dx
+        disp = x - self.grid  # backward displacement on the grid
+        full = cv2.resize(disp, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
+        full += self.identity
+        return full
