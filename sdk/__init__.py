@@ -20,6 +20,7 @@ from .errors import (
     OutputError,
     ProvenanceFailure,
 )
+from .batch import RenderJob, RenderOutcome, read_jobs
 from .generator import Generator, ManifestSummary, RenderResult
 
 __all__ = [
@@ -33,8 +34,11 @@ __all__ = [
     "NoFaceError",
     "OutputError",
     "ProvenanceFailure",
+    "RenderJob",
+    "RenderOutcome",
     "RenderResult",
     "__version__",
+    "read_jobs",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

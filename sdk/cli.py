@@ -1,10 +1,10 @@
 """``dirfa``: render, verify, demo and key management. A thin layer over the public API.
 
-Exit codes of ``dirfa render`` and ``dirfa demo``:
+Exit codes of ``dirfa render``, ``dirfa render-batch`` (the highest over its jobs) and ``dirfa demo``:
   0  written and self-verified
-  2  usage error
-  3  bad input (image, audio, output path) - nothing written
-  4  provenance could not be applied or did not verify - nothing written
+  2  usage error (bad arguments, unreadable job file or identity)
+  3  bad input (image, audio, output path) - nothing written for that job
+  4  provenance could not be applied or did not verify - nothing written for that job
 ``dirfa verify`` uses ``dirfa-verify``'s codes (0 verified, 10-40 by verdict).
 """
 
@@ -35,6 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("portrait", help="portrait image (JPEG, PNG, WebP, ...)")
     r.add_argument("audio", help="speech audio (WAV, MP3, M4A, FLAC, ...)")
     _render_options(r, required_output=True)
+
+    b = sub.add_parser("render-batch", help="render every job of a JSON Lines job file")
+    b.add_argument("jobs", help='job file: one {"portrait": ..., "audio": ..., "output": ..., "seed": ...} per line')
+    b.add_argument("--workers", type=int, default=2, help="renders in flight (default 2)")
+    b.add_argument("--size", type=int, default=512, help="output size in pixels (default 512)")
+    b.add_argument("--framing", choices=("crop", "full"), default="crop", help="face-centred square or full image")
+    b.add_argument("--fps", type=int, default=25, help="frames per second (default 25)")
+    b.add_argument("--identity", nargs=2, metavar=("CHAIN_PEM", "KEY_PEM"), help="signing identity (default: dev)")
+    b.add_argument("--json", action="store_true", help="print one JSON object per job")
 
     d = sub.add_parser("demo", help="render the bundled sample portrait and speech, then verify the result")
     _render_options(d, required_output=False)
@@ -144,6 +153,38 @@ def cmd_demo(ns: argparse.Namespace) -> int:
     return code
 
 
+def cmd_render_batch(ns: argparse.Namespace) -> int:
+    from provenance.errors import IdentityError
+    from sdk import Generator, ProvenanceFailure, read_jobs
+
+    try:
+        jobs = read_jobs(ns.jobs)
+        identity = None
+        if ns.identity:
+            from provenance.signing import SigningIdentity
+
+            identity = SigningIdentity.from_pem(ns.identity[0], ns.identity[1])
+        gen = Generator(identity=identity, size=ns.size, fps=ns.fps, framing=ns.framing)
+        outcomes = gen.render_many(jobs, workers=ns.workers)
+    except (OSError, ValueError, IdentityError) as exc:
+        print(f"dirfa: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    code = EXIT_OK
+    for o in outcomes:
+        if o.error is not None:
+            code = max(code, EXIT_PROVENANCE if isinstance(o.error, ProvenanceFailure) else EXIT_INPUT)
+        if ns.json:
+            body = {"output": str(o.job.output), "ok": o.ok, "error": None if o.ok else f"{type(o.error).__name__}: {o.error}"}
+            if o.result is not None:
+                body.update(content_id=o.result.content_id, seed=o.result.seed, duration=o.result.duration)
+            print(json.dumps(body))
+        elif o.ok:
+            print(f"ok     {o.job.output}  content id {o.result.content_id}  seed {o.result.seed}")
+        else:
+            print(f"FAILED {o.job.output}  {type(o.error).__name__}: {o.error}")
+    return code
+
+
 def cmd_verify(ns: argparse.Namespace) -> int:
     from verifier.cli import run
 
@@ -154,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * min(ns.verbose, 2), format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"render": cmd_render, "demo": cmd_demo, "verify": cmd_verify}
+    handlers = {"render": cmd_render, "render-batch": cmd_render_batch, "demo": cmd_demo, "verify": cmd_verify}
     handler = handlers.get(ns.command) or getattr(ns, "handler", None)
     if handler is None:
         parser.error(f"unknown command {ns.command}")

@@ -13,11 +13,14 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from models.motion_model import MotionModel
 from models.renderer import FaceRenderer
@@ -28,7 +31,11 @@ from provenance.watermark import VideoWatermarker, new_content_id
 
 from . import _inputs, _store
 from ._encode import AUDIO_RATE, Mp4Writer
+from ._pipeline import background
 from .errors import OutputError, ProvenanceFailure
+
+if TYPE_CHECKING:
+    from .batch import RenderJob, RenderOutcome
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +89,7 @@ class Generator:
         framing: str = "crop",
         max_duration: float = DEFAULT_MAX_SECONDS,
         crf: int = 18,
+        pipelined: bool = True,
     ) -> None:
         if fps <= 0 or fps > 60:
             raise ValueError("fps must be in 1..60")
@@ -95,6 +103,8 @@ class Generator:
         self._store_arg = store
         self.size, self.fps, self.framing = size, fps, framing
         self.max_duration, self.crf = max_duration, crf
+        self._setup_lock = threading.Lock()
+        self.pipelined = pipelined  # overlap render, watermark and encode in threads (False: one stage at a time)
 
     def render(
         self,
@@ -118,7 +128,8 @@ class Generator:
         inputs = _inputs.prepare(image, audio, out_rate=AUDIO_RATE, max_seconds=self.max_duration)
         if out.resolve() in inputs.input_paths:
             raise OutputError("the output path is one of the inputs")
-        renderer = self.renderer_factory(inputs.image, size=self.size, framing=self.framing)
+        with self._setup_lock:  # landmark detection: once per render, serialised across batch threads
+            renderer = self.renderer_factory(inputs.image, size=self.size, framing=self.framing)
         timings["prepare"] = time.perf_counter() - t0
 
         t = time.perf_counter()
@@ -186,11 +197,24 @@ class Generator:
             timings={k: round(v, 4) for k, v in timings.items()},
         )
 
+    def render_many(self, jobs: Iterable[RenderJob], *, workers: int = 2) -> list[RenderOutcome]:
+        """Render many jobs, ``workers`` at a time; one :class:`RenderOutcome` per job, in order. A failed job
+        carries its error and writes nothing; the others go on."""
+        from .batch import render_many
+
+        return render_many(self, jobs, workers=workers)
+
     def _encode(self, renderer, motion, content_id, path, width, height, audio, progress) -> None:
         n = len(motion)
-        frames = (renderer.render(m) for m in motion)
+        # Three overlapping stages: render (thread) -> watermark (thread) -> encode (here, plus x264's threads).
+        frames: Iterator[np.ndarray] = (renderer.render(m) for m in motion)
+        if self.pipelined:
+            frames = background(frames, name="render")
+        marked = self.watermarker.embed(frames, content_id=content_id, fps=self.fps)
+        if self.pipelined:
+            marked = background(marked, name="watermark")
         with Mp4Writer(path, width=width, height=height, fps=self.fps, audio=audio, crf=self.crf) as writer:
-            for i, frame in enumerate(self.watermarker.embed(frames, content_id=content_id)):
+            for i, frame in enumerate(marked):
                 writer.write(frame)
                 if progress is not None:
                     progress(i + 1, n)

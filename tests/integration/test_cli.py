@@ -74,3 +74,25 @@ def test_render_bad_input_exit_code_and_no_file(tmp_path, short_speech):
     r = run("render", str(grey), str(short_speech), "-o", str(out_path))
     assert r.returncode == 3 and "NoFaceError" in r.stderr
     assert not out_path.exists()
+
+
+def test_render_batch_keeps_going_past_a_bad_job(tmp_path, portrait_path, short_speech):
+    import shutil
+
+    shutil.copy(portrait_path, tmp_path / "face.jpg")
+    shutil.copy(short_speech, tmp_path / "speech.wav")
+    (tmp_path / "silence.wav").write_bytes(__import__("models.audio").audio.encode_wav(np.zeros(16000), 16000))
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(
+        '{"portrait": "face.jpg", "audio": "speech.wav", "output": "a.mp4", "seed": 1}\n'
+        "# comment lines and blank lines are skipped\n\n"
+        '{"portrait": "face.jpg", "audio": "silence.wav", "output": "b.mp4"}\n'
+        '{"portrait": "face.jpg", "audio": "speech.wav", "output": "c.mp4", "seed": 2}\n'
+    )
+    r = run("render-batch", str(jobs), "--size", "256", "--json")
+    assert r.returncode == 3, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["ok"] for x in lines] == [True, False, True]
+    assert "AudioError" in lines[1]["error"]
+    assert (tmp_path / "a.mp4").is_file() and (tmp_path / "c.mp4").is_file() and not (tmp_path / "b.mp4").exists()
+    assert lines[0]["content_id"] != lines[2]["content_id"]

@@ -7,7 +7,8 @@ import pytest
 EXPECTED = {
     "sdk": {
         "AudioError", "FaceTooSmallError", "Generator", "GeneratorError", "ImageError", "InputError",
-        "ManifestSummary", "NoFaceError", "OutputError", "ProvenanceFailure", "RenderResult", "__version__",
+        "ManifestSummary", "NoFaceError", "OutputError", "ProvenanceFailure", "RenderJob", "RenderOutcome",
+        "RenderResult", "__version__", "read_jobs",
     },
     "verifier": {"SCHEMA_VERSION", "Limits", "VerificationReport", "Verdict", "__version__", "verify"},
 }
