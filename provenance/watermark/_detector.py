@@ -1,0 +1,227 @@
+"""Detection pipeline: aligned pass over every frame, then (if needed) blind re-synchronisation on kept
+frames.
+
+Memory stays bounded for long videos: per frame only 256 complex tile sums are kept, plus the luma of at most
+``keep_frames`` frames (evenly spread: the sampling stride doubles whenever the buffer fills).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import WatermarkInputError
+from . import _code, _decide, _resample, _rule, _sync
+from ._frames import MIN_DETECT_SHORT, check_frame
+from ._measure import Geometry, block_s0, fold
+
+N_RESYNC_CANDIDATES = 2  # (aligned grid, best gain) and (best grid + shift, best gain)
+FINE_SHORT = 512  # kept frames are stored at this short side (float16) for re-synchronisation
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    resync: bool = True
+    sync_frames: int = 8
+    keep_frames: int = 32
+
+
+@dataclass
+class _Raw:
+    found: bool = False
+    content_id: str | None = None
+    version: int | None = None
+    log10_p: float = 0.0
+    log10_hypotheses: float = 0.0
+    frames_used: int = 0
+    agreeing_bits: int = 0
+    threshold_bits: int = 0
+    frame_bit_agreement: float = 0.0
+    time_offset_s: float = 0.0
+    resynchronised: bool = False
+    geometry: str = "aligned"
+    segments: list = field(default_factory=list)
+    windows: list = field(default_factory=list)
+
+
+class _Keeper:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self.stride = 1
+        self.items: list[tuple[int, float, np.ndarray]] = []
+
+    def wants(self, index: int) -> bool:
+        return index % self.stride == 0
+
+    def add(self, index: int, t: float, luma: np.ndarray) -> None:
+        self.items.append((index, t, luma))
+        while len(self.items) > self.capacity:
+            self.stride *= 2
+            self.items = [it for it in self.items if it[0] % self.stride == 0]
+
+
+def _fine_luma(frame: np.ndarray, channel: str) -> np.ndarray:
+    h, w = frame.shape[:2]
+    f = min(1.0, FINE_SHORT / min(h, w))
+    return _resample.resize(_rule.carrier(frame, channel), (round(h * f), round(w * f))).astype(np.float16)
+
+
+def _evaluate(tiles, pairs, t_centre, key, log10_hyp):
+    """Clip test + window tests on one set of measurements."""
+    sums = _decide.coded_sums(tiles, key)
+    lay = _decide.layouts_for(t_centre)
+    soft, theta = _decide.soft_hypotheses(sums, pairs, lay)
+    clip = _decide.blind_test(soft, theta, log10_hyp)
+    wins = []
+    for start, end, idx in _decide.windows(t_centre):
+        wsoft, wtheta = _decide.soft_hypotheses(sums[idx], pairs[idx], lay[:, idx])
+        wins.append((start, end, idx, _decide.blind_test(wsoft, wtheta, log10_hyp), wsoft))
+    # Per-frame agreement with the clip codeword under the clip's hypothesis.
+    o = int(np.argmin(np.abs(_decide.OFFSETS_S - clip.offset_s)))
+    per_frame = sums[np.arange(len(tiles)), lay[o]]  # (N, C)
+    fsoft = -np.imag(per_frame * np.exp(-1j * clip.theta)) * clip.flip
+    agree = np.mean((fsoft > 0) == (clip.codeword[None, :] == 1))
+    return clip, wins, float(agree)
+
+
+def _n_windows(t_centre: np.ndarray) -> int:
+    return len(_decide.windows(t_centre))
+
+
+def _fill(raw: _Raw, clip, wins, agree, t_centre, log10_hyp, fps: float) -> None:
+    found_clip = clip.log10_p <= _decide.LOG10_ALPHA and clip.version == _code.VERSION
+    best = clip
+    if not found_clip:
+        passing = [
+            w[3] for w in wins if w[3].log10_p <= _decide.LOG10_ALPHA and w[3].version == _code.VERSION
+        ]
+        if passing:
+            best = min(passing, key=lambda r: r.log10_p)
+    raw.found = best.log10_p <= _decide.LOG10_ALPHA and best.version == _code.VERSION
+    raw.content_id = best.content_id
+    raw.version = best.version
+    raw.log10_p = best.log10_p if raw.found else clip.log10_p
+    raw.agreeing_bits = best.agreeing if raw.found else clip.agreeing
+    raw.frames_used = len(t_centre)
+    raw.frame_bit_agreement = agree
+    raw.time_offset_s = best.offset_s
+    raw.threshold_bits = _code.min_agreeing_bits(_code.N_CODED, log10_hyp + _decide.LOG10_CODEWORDS)
+    raw.windows = []
+    ranges = []
+    for start, end, _idx, res, wsoft in wins:
+        own = res.content_id if res.log10_p <= _decide.LOG10_ALPHA and res.version == _code.VERSION else None
+        matches = False
+        if raw.found:
+            _, p_known = _decide.known_test(wsoft, best.codeword, log10_hyp)
+            matches = p_known <= _decide.LOG10_ALPHA
+        raw.windows.append(
+            dict(
+                start_s=start,
+                end_s=end,
+                frames=len(_idx),
+                content_id=own,
+                log10_p=res.log10_p,
+                agreeing_bits=res.agreeing,
+                matches_clip=matches,
+            )
+        )
+        cid = raw.content_id if matches else own
+        if cid is not None:
+            ranges.append([start, end, cid])
+    if raw.found and not wins:
+        ranges.append(
+            [max(0.0, float(t_centre.min()) - 0.5 / fps), float(t_centre.max()) + 0.5 / fps, raw.content_id]
+        )
+    merged: list[list] = []
+    for r in ranges:
+        if merged and merged[-1][2] == r[2] and r[0] <= merged[-1][1] + 1e-9:
+            merged[-1][1] = max(merged[-1][1], r[1])
+        else:
+            merged.append(list(r))
+    raw.segments = [tuple(m) for m in merged]
+
+
+def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, timestamps, options):
+    step, channel = params.step, params.channel
+    tiles, pairs, times = [], [], []
+    keeper = _Keeper(options.keep_frames) if options.resync else None
+    n = 0
+    for i, frame in enumerate(frames):
+        check_frame(frame, i, min_short=MIN_DETECT_SHORT)
+        if timestamps is not None and i >= len(timestamps):
+            raise WatermarkInputError("more frames than timestamps")
+        t = (float(timestamps[i]) if timestamps is not None else i / fps) + 0.5 / fps
+        h, w = frame.shape[:2]
+        y = _resample.resize(_rule.carrier(frame, channel), _resample.working_shape(h, w))
+        f, p = fold(block_s0(y), step)
+        tiles.append(f)
+        pairs.append(p)
+        times.append(t)
+        if keeper is not None and keeper.wants(i):
+            keeper.add(i, t, _fine_luma(frame, channel))
+        n += 1
+    if n == 0:
+        raise WatermarkInputError("no frames to analyse")
+    if timestamps is not None and len(timestamps) != n:
+        raise WatermarkInputError(f"{len(timestamps)} timestamps for {n} frames")
+    tiles_a, pairs_a, t_a = np.array(tiles), np.array(pairs), np.array(times)
+
+    per_test = math.log10(2 * _decide.N_OFFSETS)
+    n_tests = 1 + _n_windows(t_a)
+    if keeper is not None:
+        n_tests += N_RESYNC_CANDIDATES * (1 + _n_windows(np.array([it[1] for it in keeper.items])))
+    log10_hyp = per_test + math.log10(n_tests)
+
+    raw = _Raw(log10_hypotheses=log10_hyp)
+    clip, wins, agree = _evaluate(tiles_a, pairs_a, t_a, key, log10_hyp)
+    _fill(raw, clip, wins, agree, t_a, log10_hyp, fps)
+    if raw.found or keeper is None:
+        return raw
+
+    best_raw = raw
+    for geometry, eff_step in _resync_candidates(keeper, step, key):
+        k_tiles, k_pairs, k_t = [], [], []
+        for _i, t, luma in keeper.items:
+            y = _resample.resize(
+                luma.astype(np.float32), _resample.working_shape(*luma.shape, geometry.scale)
+            )
+            f, p = fold(block_s0(y, geometry.py, geometry.px), eff_step, geometry.sy, geometry.sx)
+            k_tiles.append(f)
+            k_pairs.append(p)
+            k_t.append(t)
+        k_t_a = np.array(k_t)
+        clip, wins, agree = _evaluate(np.array(k_tiles), np.array(k_pairs), k_t_a, key, log10_hyp)
+        cand = _Raw(log10_hypotheses=log10_hyp, resynchronised=True)
+        cand.geometry = (
+            f"scale={geometry.scale:.4f} phase=({geometry.py},{geometry.px}) "
+            f"shift=({geometry.sy},{geometry.sx}) "
+            f"gain={step / eff_step:.3f}"
+        )
+        _fill(cand, clip, wins, agree, k_t_a, log10_hyp, fps)
+        if cand.found or cand.log10_p < best_raw.log10_p:
+            best_raw = cand
+        if cand.found:
+            break
+    return best_raw
+
+
+def _resync_candidates(keeper: _Keeper, step: float, key: bytes):
+    items = keeper.items
+    pick = np.unique(np.linspace(0, len(items) - 1, min(len(items), 8)).round().astype(int))
+    lumas = [items[j][2].astype(np.float32) for j in pick]
+    t_sync = np.array([items[j][1] for j in pick])
+    # Candidate 1: aligned grid, luma gain searched (contrast, gamma-like tone changes).
+    aligned = Geometry()
+    s0_aligned = [block_s0(_resample.resize(y, _resample.working_shape(*y.shape))) for y in lumas]
+    yield aligned, _sync.search_gain(s0_aligned, step)
+    # Candidate 2: grid scale/phase, then gain, then the cyclic tile shift.
+    g, _score = _sync.search_grid(lumas, step)
+    ys = [_resample.resize(y, _resample.working_shape(*y.shape, g.scale)) for y in lumas]
+    s0s = [block_s0(y, g.py, g.px) for y in ys]
+    eff = _sync.search_gain(s0s, step)
+    tiles = np.array([fold(s0, eff)[0] for s0 in s0s])
+    sy, sx = _sync.search_shift(tiles, t_sync, key)
+    yield Geometry(g.scale, g.py, g.px, sy, sx), eff
