@@ -11,6 +11,18 @@ EXPECTED = {
         "RenderResult", "__version__", "read_jobs",
     },
     "verifier": {"SCHEMA_VERSION", "Limits", "VerificationReport", "Verdict", "__version__", "verify"},
+    "provenance": {
+        "PRODUCT_NAME", "SOFT_BINDING_ALG", "IdentityError", "Ingredient", "ManifestError", "ManifestFinding",
+        "ManifestInfo", "ManifestRecord", "ManifestStatus", "ManifestStore", "ModelInfo", "ProvenanceError",
+        "SigningError", "SigningIdentity", "StoreError", "TrustAnchors", "VideoWatermarker", "WatermarkDetection",
+        "WatermarkError", "WatermarkInputError", "__version__", "dev_identity", "new_content_id", "open_store",
+        "read_manifest", "validate_detached",
+    },
+    "models": {
+        "MOTION_DIMS", "MOTION_NAMES", "AudioError", "FaceRenderer", "FaceTooSmallError", "ImageError", "InputError",
+        "ModelError", "ModelsError", "MotionDim", "MotionModel", "MotionSequence", "NoFaceError", "load_audio",
+        "load_image", "neutral_motion",
+    },
 }
 
 

@@ -1,0 +1,121 @@
+"""Render speed, provenance share and peak memory of Generator.render (issue targets: >= 4x real time at 512x512,
+provenance <= 20% of the time, <= 1.5 GB peak for 600 s of audio).
+
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/render_speed.py [--durations 10 60 600] [--out FILE.json]
+
+Each case runs in its own process (clean peak-memory reading). Speech is the bundled sample, looped to length.
+For each case it also measures, in the same process, the same pipeline with the watermark stage replaced by a
+pass-through (benchmark-only, private hook): the difference is the watermark's marginal wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_audio(seconds: float, path: Path) -> None:
+    import numpy as np
+
+    from models.audio import encode_wav, load_audio
+
+    speech = load_audio(ROOT / "sdk" / "data" / "speech.wav")
+    gap = np.zeros(8000, np.float32)
+    unit = np.concatenate([speech, gap])
+    reps = int(np.ceil(seconds * 16000 / unit.size))
+    path.write_bytes(encode_wav(np.tile(unit, reps)[: int(seconds * 16000)], 16000))
+
+
+class _PassThrough:
+    """Stands in for the watermarker to measure its marginal cost (never used by the product)."""
+
+    def embed(self, frames, content_id, *, fps=25.0):
+        return iter(frames)
+
+
+def run_case(seconds: float, size: int, pipelined: bool) -> dict:
+    from sdk import Generator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = Path(tmp) / "speech.wav"
+        make_audio(seconds, audio)
+        gen = Generator(size=size, pipelined=pipelined)
+        portrait = ROOT / "sdk" / "data" / "portrait.jpg"
+        gen.render(portrait, audio, output=Path(tmp) / "warmup.mp4", seed=0) if seconds <= 10 else None
+        t = time.perf_counter()
+        result = gen.render(portrait, audio, output=Path(tmp) / "out.mp4", seed=1)
+        wall = time.perf_counter() - t
+        size_bytes = result.path.stat().st_size
+
+        # Marginal cost of the watermark: the same frames through the same pipeline without it.
+        from sdk._encode import AUDIO_RATE
+        from sdk._inputs import prepare
+
+        inputs = prepare(portrait, audio, out_rate=AUDIO_RATE, max_seconds=gen.max_duration)
+        renderer = gen.renderer_factory(inputs.image, size=size, framing=gen.framing)
+        motion = gen.model.generate(inputs.audio_16k, sample_rate=16_000, seed=1, fps=gen.fps)
+        w, h = renderer.frame_size
+        real = gen.watermarker
+        timings = {}
+        for label, marker in (("with_watermark", real), ("without_watermark", _PassThrough())):
+            gen.watermarker = marker
+            t = time.perf_counter()
+            gen._encode(renderer, motion.values, result.content_id, Path(tmp) / f"{label}.mp4", w, h, inputs.audio_out, None)
+            timings[label] = time.perf_counter() - t
+        gen.watermarker = real
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    provenance = max(0.0, timings["with_watermark"] - timings["without_watermark"])
+    provenance += result.timings["sign"] + result.timings["self_verify"] + result.timings["store"]
+    return {
+        "audio_s": seconds,
+        "size": size,
+        "pipelined": pipelined,
+        "frames": result.frame_count,
+        "wall_s": round(wall, 2),
+        "x_real_time": round(seconds / wall, 2),
+        "ms_per_frame": round(1000 * wall / result.frame_count, 2),
+        "stages_s": result.timings,
+        "watermark_marginal_s": round(timings["with_watermark"] - timings["without_watermark"], 2),
+        "provenance_share": round(provenance / wall, 3),
+        "peak_rss_mb": round(peak_mb),
+        "file_mb": round(size_bytes / 1e6, 2),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--durations", type=float, nargs="+", default=[10, 60, 600])
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--sequential", action="store_true", help="also run each case without pipelining")
+    p.add_argument("--out", type=Path)
+    p.add_argument("--case", nargs=3, metavar=("SECONDS", "SIZE", "PIPELINED"), help=argparse.SUPPRESS)
+    ns = p.parse_args()
+    if ns.case:
+        print(json.dumps(run_case(float(ns.case[0]), int(ns.case[1]), ns.case[2] == "1")))
+        return
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", DIRFA_HOME=tempfile.mkdtemp(prefix="dirfa-bench-"))
+    rows = []
+    for seconds in ns.durations:
+        for pipelined in ([True, False] if ns.sequential else [True]):
+            cmd = [sys.executable, __file__, "--case", str(seconds), str(ns.size), "1" if pipelined else "0"]
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    meta = {"machine": f"{platform.machine()} {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"), "rows": rows}
+    if ns.out:
+        ns.out.write_text(json.dumps(meta, indent=2))
+
+
+if __name__ == "__main__":
+    main()
