@@ -236,10 +236,13 @@ def sign_file(
     info: ManifestInfo,
     mime: str = "video/mp4",
     now: dt.datetime | None = None,
+    ingredient_thumbnails: bool = False,
 ) -> bytes:
     """Embed a signed manifest: read ``src_path``, write the signed copy to ``dst_path``, return the manifest
     bytes.
 
+    ``ingredient_thumbnails`` embeds a thumbnail of the portrait (off by default: it puts a copy of the source
+    photo in every manifest, adds ~120 KB and ~45 ms; the ingredients' sha256 are always recorded).
     ``dst_path`` is overwritten; the caller renames it into place. Raises :class:`SigningError` (the c2pa
     error as its cause) and leaves no partial ``dst_path`` behind on failure.
     """
@@ -252,7 +255,7 @@ def sign_file(
     try:
         with (
             _c2pa_context.wrap_errors(SigningError, "c2pa could not sign the file"),
-            _c2pa_context.context(None) as ctx,
+            _c2pa_context.context(None, thumbnails=ingredient_thumbnails) as ctx,
             c2pa.Builder(definition, context=ctx) as builder,
             identity._c2pa_signer() as signer,
         ):

@@ -138,3 +138,15 @@ def test_signing_a_non_mp4_fails_typed_and_leaves_nothing(signed, tmp_path):
     assert not (tmp_path / "o.mp4").exists()
     with pytest.raises(ValueError):
         sign_file(d / "in.mp4", d / "in.mp4", identity=identity, info=make_info())
+
+
+def test_ingredient_thumbnails_are_opt_in(signed, tmp_path):
+    manifest, finding, d = signed
+    assert "thumbnail" not in finding.manifest_json  # no copy of the portrait by default
+    pki = write_pki(tmp_path / "pki")
+    identity = SigningIdentity.from_pem(pki["chain.pem"], pki["leaf.key"])
+    with_thumb = sign_file(
+        d / "in.mp4", tmp_path / "t.mp4", identity=identity, info=make_info(), ingredient_thumbnails=True
+    )
+    assert len(with_thumb) > len(manifest)
+    assert "c2pa.thumbnail.ingredient" in read_manifest(tmp_path / "t.mp4").manifest_json
