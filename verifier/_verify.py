@@ -25,6 +25,7 @@ from .report import (
     BindingSection,
     C2paSection,
     MediaSection,
+    RecoverySection,
     SegmentSection,
     VerificationReport,
     Verdict,
@@ -71,6 +72,10 @@ def verify(
 
     t = time.perf_counter()
     finding = read_manifest(data, mime=mime, trust=anchors) if mime else None
+    if finding is not None and finding.status is ManifestStatus.MALFORMED and not _has_c2pa_marker(data):
+        # c2pa could not parse the container, and there is no manifest in it to be damaged: not "tampered".
+        errors.append(f"container not parsable by c2pa: {finding.error}")
+        finding = None
     c2pa = _c2pa_section(finding)
     timings["manifest"] = time.perf_counter() - t
 
@@ -96,6 +101,7 @@ def verify(
         verdict=verdict,
         source=name,
         summary=summary,
+        ai_generated=_ai_generated(c2pa, wm, recovery),
         media=media or MediaSection(mime=mime, size_bytes=len(data)),
         c2pa=c2pa,
         watermark=wm,
@@ -130,6 +136,11 @@ def _read_source(source: Source, limits: Limits) -> tuple[str, bytes | None]:
             raise TypeError("file object must be opened in binary mode")
         return getattr(source, "name", "<stream>"), data if len(data) <= limits.max_bytes else None
     raise TypeError(f"unsupported source type: {type(source).__name__}")
+
+
+def _has_c2pa_marker(data: bytes) -> bool:
+    """A JUMBF superbox labelled c2pa: the bytes every embedded manifest store starts with."""
+    return b"jumb" in data and b"c2pa" in data
 
 
 def _c2pa_section(finding: ManifestFinding | None) -> C2paSection:
@@ -208,6 +219,21 @@ def _binding(c2pa: C2paSection, wm: WatermarkSection) -> BindingSection:
     )
 
 
+_AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia",
+                    "compositeSynthetic")
+
+
+def _ai_generated(c2pa: C2paSection, wm: WatermarkSection, recovery: RecoverySection | None) -> bool | None:
+    if wm.found:
+        return True
+    if recovery is not None and recovery.found:
+        return True
+    valid = c2pa.present and c2pa.status in ("trusted", "valid_untrusted")
+    if valid and c2pa.digital_source_type:
+        return c2pa.digital_source_type.rsplit("/", 1)[-1] in _AI_SOURCE_TYPES
+    return None
+
+
 def _decide(c2pa: C2paSection, wm: WatermarkSection, binding: BindingSection, recovery) -> tuple[Verdict, str]:
     partial = binding.whole_video_marked is False
     if c2pa.present:
@@ -235,9 +261,7 @@ def _decide(c2pa: C2paSection, wm: WatermarkSection, binding: BindingSection, re
     return Verdict.NO_PROVENANCE, "no C2PA manifest and no watermark found"
 
 
-def _no_recovery(store: Any, c2pa: C2paSection, wm: WatermarkSection):
-    from .report import RecoverySection
-
+def _no_recovery(store: Any, c2pa: C2paSection, wm: WatermarkSection) -> RecoverySection:
     if store is None or c2pa.present or not wm.found:
         return RecoverySection(attempted=False)
     return RecoverySection(attempted=True, found=False)
