@@ -70,7 +70,9 @@ def run_case(seconds: float, size: int, pipelined: bool) -> dict:
         for label, marker in (("with_watermark", real), ("without_watermark", _PassThrough())):
             gen.watermarker = marker
             t = time.perf_counter()
-            gen._encode(renderer, motion.values, result.content_id, Path(tmp) / f"{label}.mp4", w, h, inputs.audio_out, None)
+            gen._encode(
+                renderer, motion.values, result.content_id, Path(tmp) / f"{label}.mp4", w, h, inputs.audio_out, None
+            )
             timings[label] = time.perf_counter() - t
         gen.watermarker = real
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -106,7 +108,7 @@ def main() -> None:
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", DIRFA_HOME=tempfile.mkdtemp(prefix="dirfa-bench-"))
     rows = []
     for seconds in ns.durations:
-        for pipelined in ([True, False] if ns.sequential else [True]):
+        for pipelined in [True, False] if ns.sequential else [True]:
             cmd = [sys.executable, __file__, "--case", str(seconds), str(ns.size), "1" if pipelined else "0"]
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
             row = json.loads(out.stdout.strip().splitlines()[-1])

@@ -35,7 +35,9 @@ def upscale(src: Path, dst: Path, width: int, height: int) -> None:
         s.width, s.height, s.pix_fmt = width, height, "yuv420p"
         s.options = {"crf": "20", "preset": "veryfast"}
         for f in inp.decode(video=0):
-            for p in s.encode(av.VideoFrame.from_ndarray(f.to_ndarray(width=width, height=height, format="rgb24"), format="rgb24")):
+            for p in s.encode(
+                av.VideoFrame.from_ndarray(f.to_ndarray(width=width, height=height, format="rgb24"), format="rgb24")
+            ):
                 out.mux(p)
         for p in s.encode(None):
             out.mux(p)
@@ -53,13 +55,16 @@ def main() -> None:
     os.environ.setdefault("DIRFA_HOME", tempfile.mkdtemp(prefix="dirfa-bench-"))
 
     from render_speed import make_audio
+
     from sdk import Generator
     from verifier import verify
 
     tmp = Path(tempfile.mkdtemp(prefix="verify-speed-"))
     audio = tmp / "speech.wav"
     make_audio(ns.seconds, audio)
-    clip = Generator(size=512).render(ROOT / "sdk" / "data" / "portrait.jpg", audio, output=tmp / "clip.mp4", seed=1).path
+    clip = (
+        Generator(size=512).render(ROOT / "sdk" / "data" / "portrait.jpg", audio, output=tmp / "clip.mp4", seed=1).path
+    )
     hd = tmp / "clip-1080p.mp4"
     upscale(clip, hd, 1920, 1080)
     rows = []
@@ -68,7 +73,7 @@ def main() -> None:
         for mode in ("full", "fast"):
             reports = []
 
-            def run(path=path, mode=mode):
+            def run(path=path, mode=mode, reports=reports):
                 t = time.perf_counter()
                 reports.append(verify(path, mode=mode))
                 return time.perf_counter() - t

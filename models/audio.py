@@ -12,7 +12,6 @@ import os
 import wave
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Union
 
 import av
 import numpy as np
@@ -22,7 +21,7 @@ from .errors import AudioError
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
-AudioSource = Union[str, os.PathLike, bytes, np.ndarray, tuple]
+AudioSource = str | os.PathLike | bytes | np.ndarray | tuple
 
 
 def load_audio(
@@ -125,7 +124,7 @@ def frame_loudness_db(samples: np.ndarray, fps: float, sample_rate: int = SAMPLE
     """RMS level in dBFS per video frame, over a window of two frame hops centred on the frame."""
     n = frame_count(samples.size, fps, sample_rate)
     hop = sample_rate / fps
-    win = int(round(2 * hop))
+    win = round(2 * hop)
     padded = np.pad(samples.astype(np.float64), (win, win + int(np.ceil(hop)) * 2))
     power = np.concatenate([[0.0], np.cumsum(padded**2)])
     centres = (np.arange(n) + 0.5) * hop + win

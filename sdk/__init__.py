@@ -10,6 +10,7 @@ import logging
 
 from provenance._version import __version__
 
+from .batch import RenderJob, RenderOutcome, read_jobs
 from .errors import (
     AudioError,
     FaceTooSmallError,
@@ -20,7 +21,6 @@ from .errors import (
     OutputError,
     ProvenanceFailure,
 )
-from .batch import RenderJob, RenderOutcome, read_jobs
 from .generator import Generator, ManifestSummary, RenderResult
 
 __all__ = [

@@ -58,7 +58,9 @@ class Mp4Writer:
 
     def write(self, frame: np.ndarray) -> None:
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"expected uint8 frame of shape {(self.height, self.width, 3)}, got {frame.shape} {frame.dtype}")
+            raise ValueError(
+                f"expected uint8 frame of shape {(self.height, self.width, 3)}, got {frame.shape} {frame.dtype}"
+            )
         vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
         vf.pts = self.frames_written
         for packet in self._video.encode(vf):
@@ -100,7 +102,7 @@ class Mp4Writer:
             self._closed = True
             try:
                 self._container.close()
-            except Exception:  # noqa: BLE001 - the file is being discarded anyway
+            except Exception:
                 log.debug("ignoring error while aborting %s", self.path, exc_info=True)
 
     def __enter__(self) -> Mp4Writer:

@@ -45,7 +45,7 @@ def prepare(image: Any, audio: Any, *, out_rate: int, max_seconds: float) -> Pre
     paths: list[Path] = []
     pixels = load_image(image)
     image_ing = _image_ingredient(image, pixels, paths)
-    samples, sample_rate = (audio if isinstance(audio, tuple) and len(audio) == 2 else (audio, None))
+    samples, sample_rate = audio if isinstance(audio, tuple) and len(audio) == 2 else (audio, None)
     if isinstance(samples, (str, os.PathLike)):
         paths.append(Path(samples).resolve())
     a16 = load_audio(samples, sample_rate=sample_rate, target_rate=16_000, max_seconds=max_seconds)

@@ -41,7 +41,7 @@ def background(items: Iterable[T], *, maxsize: int = 4, name: str = "stage") -> 
             for item in items:
                 if not put(item):
                     return
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+        except BaseException as exc:
             put(_Failure(exc))
             return
         put(_DONE)

@@ -51,6 +51,7 @@ def render_many(generator: Generator, jobs: Iterable[RenderJob], *, workers: int
     outputs = [Path(j.output).resolve() for j in jobs]
     if len(set(outputs)) != len(outputs):
         raise ValueError("two jobs write the same output path")
+
     def one(job: RenderJob) -> RenderOutcome:
         try:
             result = generator.render(

@@ -53,12 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="verify videos (same as dirfa-verify)")
     add_arguments(v)
 
-    try:
-        from ._cli_keys import register
-    except ImportError:  # pragma: no cover - key management ships with provenance
-        register = None
-    if register is not None:
-        register(sub)
+    from ._cli_keys import register
+
+    register(sub)
     return p
 
 
@@ -90,8 +87,8 @@ def _progress(enabled: bool):
 
 
 def _render(ns: argparse.Namespace, portrait: Any, audio: Any, output: str) -> tuple[int, Any]:
-    from sdk import Generator, InputError, ProvenanceFailure
     from provenance.errors import IdentityError
+    from sdk import Generator, InputError, ProvenanceFailure
 
     identity = None
     try:
@@ -174,11 +171,15 @@ def cmd_render_batch(ns: argparse.Namespace) -> int:
         if o.error is not None:
             code = max(code, EXIT_PROVENANCE if isinstance(o.error, ProvenanceFailure) else EXIT_INPUT)
         if ns.json:
-            body = {"output": str(o.job.output), "ok": o.ok, "error": None if o.ok else f"{type(o.error).__name__}: {o.error}"}
+            body = {
+                "output": str(o.job.output),
+                "ok": o.ok,
+                "error": None if o.ok else f"{type(o.error).__name__}: {o.error}",
+            }
             if o.result is not None:
                 body.update(content_id=o.result.content_id, seed=o.result.seed, duration=o.result.duration)
             print(json.dumps(body))
-        elif o.ok:
+        elif o.result is not None:
             print(f"ok     {o.job.output}  content id {o.result.content_id}  seed {o.result.seed}")
         else:
             print(f"FAILED {o.job.output}  {type(o.error).__name__}: {o.error}")

@@ -1,12 +1,12 @@
 """Errors raised by ``sdk``. Input errors are ``ValueError`` subclasses, so callers can catch either.
 
-    GeneratorError
-    ├── InputError (ValueError)               from models: bad portrait or audio
-    │   ├── ImageError ── NoFaceError, FaceTooSmallError
-    │   └── AudioError                        unreadable, empty, silent, too long
-    ├── OutputError (ValueError)              unwritable directory, output equal to an input, unsupported extension
-    └── ProvenanceFailure                     a watermark or signature could not be applied or did not verify
-                                              (the output is NOT written: provenance never degrades silently)
+GeneratorError
+├── InputError (ValueError)               from models: bad portrait or audio
+│   ├── ImageError ── NoFaceError, FaceTooSmallError
+│   └── AudioError                        unreadable, empty, silent, too long
+├── OutputError (ValueError)              unwritable directory, output equal to an input, unsupported extension
+└── ProvenanceFailure                     a watermark or signature could not be applied or did not verify
+                                          (the output is NOT written: provenance never degrades silently)
 """
 
 from __future__ import annotations

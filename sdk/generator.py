@@ -231,8 +231,12 @@ class Generator:
             seed=seed,
             fps=self.fps,
             duration=duration,
-            image=_manifest.Ingredient(inputs.image_ingredient.data, inputs.image_ingredient.mime, inputs.image_ingredient.title),
-            audio=_manifest.Ingredient(inputs.audio_ingredient.data, inputs.audio_ingredient.mime, inputs.audio_ingredient.title),
+            image=_manifest.Ingredient(
+                inputs.image_ingredient.data, inputs.image_ingredient.mime, inputs.image_ingredient.title
+            ),
+            audio=_manifest.Ingredient(
+                inputs.audio_ingredient.data, inputs.audio_ingredient.mime, inputs.audio_ingredient.title
+            ),
         )
 
     def _self_verify(self, path: Path, content_id: str):

@@ -6,9 +6,9 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
 DATA = Path(__file__).resolve().parents[1] / "sdk" / "data"
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"

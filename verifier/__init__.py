@@ -14,8 +14,8 @@ from provenance._version import __version__
 
 from ._decode import Limits
 from ._verify import verify
-from .report import SCHEMA_VERSION, VerificationReport, Verdict
+from .report import SCHEMA_VERSION, Verdict, VerificationReport
 
-__all__ = ["SCHEMA_VERSION", "Limits", "VerificationReport", "Verdict", "__version__", "verify"]
+__all__ = ["SCHEMA_VERSION", "Limits", "Verdict", "VerificationReport", "__version__", "verify"]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-
 log = logging.getLogger(__name__)
 
 
@@ -79,7 +78,7 @@ def probe(container: av.container.InputContainer, mime: str | None, limits: Limi
 
 def work_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     scale = min(1.0, max_side / max(width, height))
-    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 def iter_frames(

@@ -16,7 +16,9 @@ from .report import RecoverySection
 log = logging.getLogger(__name__)
 
 
-def recover(store: Any, content_id: str, data: bytes, mime: str | None, anchors: TrustAnchors | None) -> RecoverySection:
+def recover(
+    store: Any, content_id: str, data: bytes, mime: str | None, anchors: TrustAnchors | None
+) -> RecoverySection:
     owned = isinstance(store, str)
     handle = open_store(store) if owned else store
     try:
@@ -24,8 +26,10 @@ def recover(store: Any, content_id: str, data: bytes, mime: str | None, anchors:
         if not ids:
             return RecoverySection(attempted=True, found=False)
         record = handle.get(ids[0])
+        if record is None:  # deleted between the two calls
+            return RecoverySection(attempted=True, found=False)
         detached = validate_detached(record.manifest_bytes, data, mime=mime, trust=anchors, content_id=content_id)
-    except Exception as exc:  # noqa: BLE001 - a store failure must not crash verification; it is reported
+    except Exception as exc:
         log.warning("manifest recovery failed: %s", exc)
         return RecoverySection(attempted=True, found=False, reasons=(f"store error: {exc}",))
     finally:

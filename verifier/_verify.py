@@ -8,15 +8,14 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO
 
 from provenance.errors import WatermarkInputError
 from provenance.manifest import SOFT_BINDING_ALG
+from provenance.mime import sniff_mime
 from provenance.trust import TrustAnchors
 from provenance.validation import ManifestFinding, ManifestStatus, read_manifest
 from provenance.watermark import VideoWatermarker
-
-from provenance.mime import sniff_mime
 
 from . import _decode
 from ._decode import Limits, UnreadableMedia
@@ -27,14 +26,14 @@ from .report import (
     MediaSection,
     RecoverySection,
     SegmentSection,
-    VerificationReport,
     Verdict,
+    VerificationReport,
     WatermarkSection,
 )
 
 log = logging.getLogger(__name__)
 
-Source = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
+Source = str | os.PathLike | bytes | bytearray | BinaryIO
 FAST_SAMPLE_EVERY_S = 0.5  # fast mode analyses two frames per second ...
 FAST_MAX_FRAMES = 120  # ... and at most this many frames over the whole video
 
@@ -193,15 +192,19 @@ def _watermark(
     segments = tuple(
         SegmentSection(float(s.start_s), float(s.end_s), s.content_id is not None, s.content_id) for s in det.segments
     )
-    return media, WatermarkSection(
-        analysed=True,
-        found=bool(det.found),
-        content_id=det.content_id,
-        log10_p=float(det.log10_p),
-        frames_analysed=int(det.frames_used),
-        segments=segments,
-        key="public" if key is None else "private",
-    ), None
+    return (
+        media,
+        WatermarkSection(
+            analysed=True,
+            found=bool(det.found),
+            content_id=det.content_id,
+            log10_p=float(det.log10_p),
+            frames_analysed=int(det.frames_used),
+            segments=segments,
+            key="public" if key is None else "private",
+        ),
+        None,
+    )
 
 
 def _binding(c2pa: C2paSection, wm: WatermarkSection) -> BindingSection:
@@ -219,8 +222,12 @@ def _binding(c2pa: C2paSection, wm: WatermarkSection) -> BindingSection:
     )
 
 
-_AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia",
-                    "compositeSynthetic")
+_AI_SOURCE_TYPES = (
+    "trainedAlgorithmicMedia",
+    "compositeWithTrainedAlgorithmicMedia",
+    "algorithmicMedia",
+    "compositeSynthetic",
+)
 
 
 def _ai_generated(c2pa: C2paSection, wm: WatermarkSection, recovery: RecoverySection | None) -> bool | None:
@@ -253,7 +260,11 @@ def _decide(c2pa: C2paSection, wm: WatermarkSection, binding: BindingSection, re
     if wm.found:
         if partial:
             return Verdict.MISMATCH, "only part of the video carries the watermark (spliced?)"
-        if recovery is not None and recovery.found and recovery.status in ("recovered", "recovered_untrusted", "matches_asset"):
+        if (
+            recovery is not None
+            and recovery.found
+            and recovery.status in ("recovered", "recovered_untrusted", "matches_asset")
+        ):
             return Verdict.RECOVERED, (
                 f"no manifest in the file; watermark {wm.content_id} recovered a signed manifest from the store"
             )
@@ -285,4 +296,3 @@ def _unreadable(
         errors=(reason,),
         timings={k: round(v, 4) for k, v in timings.items()},
     )
-

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import __version__
 from ._verify import verify
-from .report import SCHEMA_VERSION, VerificationReport, Verdict
+from .report import SCHEMA_VERSION, Verdict, VerificationReport
 
 EXIT_CODES: dict[Verdict, int] = {
     Verdict.VERIFIED: 0,
@@ -134,11 +134,15 @@ def format_human(r: dict[str, Any]) -> str:
         lines.append("  watermark: not analysed")
     b = r["binding"]
     if b["checked"]:
-        lines.append(f"  binding:   manifest soft binding {'matches' if b['matches'] else 'DOES NOT match'} the watermark")
+        lines.append(
+            f"  binding:   manifest soft binding {'matches' if b['matches'] else 'DOES NOT match'} the watermark"
+        )
     rec = r["recovery"]
     if rec["attempted"]:
         if rec["found"]:
-            lines.append(f"  recovery:  manifest {rec['manifest_id']} from the store: {rec['status']} ({rec['signer_subject']})")
+            lines.append(
+                f"  recovery:  manifest {rec['manifest_id']} from the store: {rec['status']} ({rec['signer_subject']})"
+            )
         else:
             lines.append("  recovery:  no manifest for this content ID in the store")
     for err in r["errors"]:

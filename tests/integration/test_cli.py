@@ -31,7 +31,9 @@ def test_help_lists_commands():
 
 def test_render_then_verify_exit_codes(tmp_path, portrait_path, short_speech):
     out_path = tmp_path / "cli.mp4"
-    r = run("render", str(portrait_path), str(short_speech), "-o", str(out_path), "--seed", "5", "--size", "256", "--json")
+    r = run(
+        "render", str(portrait_path), str(short_speech), "-o", str(out_path), "--seed", "5", "--size", "256", "--json"
+    )
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert result["seed"] == 5 and result["path"] == str(out_path) and out_path.is_file()

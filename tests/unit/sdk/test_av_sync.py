@@ -23,7 +23,9 @@ def test_no_drift_over_ten_minutes(tmp_path):
     with av.open(str(path)) as c:
         pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(c.streams.audio[0])])
     with av.open(str(path)) as c:
-        flashes = np.array([float(f.time) for f in c.decode(c.streams.video[0]) if f.to_ndarray(format="gray").mean() > 128])
+        flashes = np.array(
+            [float(f.time) for f in c.decode(c.streams.video[0]) if f.to_ndarray(format="gray").mean() > 128]
+        )
     above = np.abs(pcm) > 0.3
     clicks = np.flatnonzero(np.concatenate([[above[0]], above[1:] & ~above[:-1]])) / rate
 

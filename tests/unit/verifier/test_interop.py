@@ -38,8 +38,19 @@ def other_tool(tmp_path_factory):
     manifest = {
         "claim_generator_info": [{"name": "other-tool", "version": "9.9"}],
         "title": "photo.jpg",
-        "assertions": [{"label": "c2pa.actions", "data": {"actions": [{"action": "c2pa.created",
-            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"}]}}],
+        "assertions": [
+            {
+                "label": "c2pa.actions",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.created",
+                            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
+                        }
+                    ]
+                },
+            }
+        ],
     }
     src, dst = io.BytesIO(sample_jpeg(size=128)), io.BytesIO()
     with c2pa.Signer.from_info(info) as signer, c2pa.Builder(json.dumps(manifest)) as builder:

@@ -17,6 +17,6 @@ def test_import_and_verify_load_no_heavy_modules(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    verdict, heavy = (out.stdout.splitlines() + ["", ""])[:2]
+    verdict, heavy = ([*out.stdout.splitlines(), "", ""])[:2]
     assert verdict == "unreadable"
     assert heavy.strip() == "", f"verifier loaded: {heavy}"
