@@ -1,12 +1,12 @@
 """Errors raised by ``models``.
 
-    ModelsError
-    ├── InputError (also ValueError)        bad caller input
-    │   ├── ImageError                       unreadable / unsupported image
-    │   │   ├── NoFaceError                  no face found (or face_index out of range)
-    │   │   └── FaceTooSmallError            face too small to animate
-    │   └── AudioError                       unreadable / unsupported / empty / silent audio
-    └── ModelError                           weights missing, corrupt (sha256 mismatch) or incompatible
+ModelsError
+├── InputError (also ValueError)        bad caller input
+│   ├── ImageError                       unreadable / unsupported image
+│   │   ├── NoFaceError                  no face found (or face_index out of range)
+│   │   └── FaceTooSmallError            face too small to animate
+│   └── AudioError                       unreadable / unsupported / empty / silent audio
+└── ModelError                           weights missing, corrupt (sha256 mismatch) or incompatible
 """
 
 from __future__ import annotations

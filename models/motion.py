@@ -39,7 +39,9 @@ MOTION_DIMS: tuple[MotionDim, ...] = (
     # --- eyes ---
     MotionDim("blink_left", "0-1", 0.0, 1.0, 0.0, "left eyelid closure (subject's left); 1 = closed"),
     MotionDim("blink_right", "0-1", 0.0, 1.0, 0.0, "right eyelid closure (subject's right); 1 = closed"),
-    MotionDim("gaze_x", "-1..1", -1.0, 1.0, 0.0, "iris shift as a fraction of the eye half-width; + towards image right"),
+    MotionDim(
+        "gaze_x", "-1..1", -1.0, 1.0, 0.0, "iris shift as a fraction of the eye half-width; + towards image right"
+    ),
     MotionDim("gaze_y", "-1..1", -1.0, 1.0, 0.0, "iris shift as a fraction of the eye half-height; + down"),
     # --- brows ---
     MotionDim("brow_raise", "0-1", 0.0, 1.0, 0.0, "both brows lift (surprise, emphasis)"),

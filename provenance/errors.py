@@ -1,12 +1,12 @@
 """Errors raised by ``provenance``.
 
-    ProvenanceError
-    ├── WatermarkError                       a mark cannot be embedded (never skipped silently)
-    │   └── WatermarkInputError (ValueError) bad frames: dtype, shape, too small, empty
-    ├── SigningError                         a manifest cannot be built or signed
-    │   └── IdentityError (ValueError)       a signing identity fails validation at load time
-    ├── ManifestError                        a manifest cannot be read (wraps c2pa errors)
-    └── StoreError                           the manifest store failed
+ProvenanceError
+├── WatermarkError                       a mark cannot be embedded (never skipped silently)
+│   └── WatermarkInputError (ValueError) bad frames: dtype, shape, too small, empty
+├── SigningError                         a manifest cannot be built or signed
+│   └── IdentityError (ValueError)       a signing identity fails validation at load time
+├── ManifestError                        a manifest cannot be read (wraps c2pa errors)
+└── StoreError                           the manifest store failed
 """
 
 from __future__ import annotations
