@@ -244,3 +244,45 @@ def test_signer_errors_are_wrapped(pki):
     with identity._c2pa_signer() as signer:
         assert signer is not None
     assert issubclass(IdentityError, SigningError)
+
+
+@pytest.mark.parametrize(
+    ("eku", "key_kind"),
+    [
+        (_pki.EKU_C2PA_CLAIM_SIGNING, "p256"),
+        (_pki.EKU_DOCUMENT_SIGNING, "p384"),
+        (_pki.EKU_EMAIL_PROTECTION, "rsa"),
+        (_pki.EKU_EMAIL_PROTECTION, "ed25519"),
+    ],
+)
+def test_accepted_profiles_sign_and_verify_end_to_end(pki, tmp_path, eku, key_kind):
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    from provenance._c2pa_samples import make_mp4, sample_info
+    from provenance.manifest import sign_file
+    from provenance.trust import TrustAnchors
+    from provenance.validation import ManifestStatus, read_manifest
+
+    key = {
+        "p256": lambda: ec.generate_private_key(ec.SECP256R1()),
+        "p384": lambda: ec.generate_private_key(ec.SECP384R1()),
+        "rsa": lambda: rsa.generate_private_key(65537, 2048),
+        "ed25519": ed25519.Ed25519PrivateKey.generate,
+    }[key_kind]()
+    inter = x509.load_pem_x509_certificate(pki["intermediate.pem"].read_bytes())
+    cert = _pki.issue_certificate(
+        x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, f"{key_kind} signer")]),
+        key.public_key(),  # type: ignore[arg-type]
+        inter,
+        _load_key(pki["intermediate.key"]),  # type: ignore[arg-type]
+        not_before=NOW - dt.timedelta(hours=1),
+        not_after=NOW + dt.timedelta(days=30),
+        ekus=[eku],
+    )
+    identity = SigningIdentity.from_pem(
+        _pki.pem(cert) + pki["intermediate.pem"].read_bytes(), _pki.private_key_pem(key)
+    )
+    src = make_mp4(tmp_path / "in.mp4", seconds=0.2)
+    sign_file(src, tmp_path / "out.mp4", identity=identity, info=sample_info())
+    finding = read_manifest(tmp_path / "out.mp4", trust=TrustAnchors.from_pem(pki["root.pem"]))
+    assert finding.status is ManifestStatus.TRUSTED, finding.failures
