@@ -177,9 +177,7 @@ def test_key_not_matching_the_certificate(pki):
 
 
 def test_chain_in_the_wrong_order(pki):
-    leaf_pem, inter_pem = (
-        _pki.pem(c) for c in x509.load_pem_x509_certificates(pki["chain.pem"].read_bytes())
-    )
+    leaf_pem, inter_pem = (_pki.pem(c) for c in x509.load_pem_x509_certificates(pki["chain.pem"].read_bytes()))
     with pytest.raises(ChainOrderError):
         SigningIdentity.from_pem(inter_pem + leaf_pem, pki["leaf.key"])
     root = pki["root.pem"].read_bytes()
@@ -286,3 +284,20 @@ def test_accepted_profiles_sign_and_verify_end_to_end(pki, tmp_path, eku, key_ki
     sign_file(src, tmp_path / "out.mp4", identity=identity, info=sample_info())
     finding = read_manifest(tmp_path / "out.mp4", trust=TrustAnchors.from_pem(pki["root.pem"]))
     assert finding.status is ManifestStatus.TRUSTED, finding.failures
+
+
+def test_dev_identity_created_once_under_concurrent_first_use(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    code = "from provenance.signing import dev_identity; print(dev_identity().fingerprint_sha256)"
+    env = {**os.environ, "DIRFA_HOME": str(tmp_path / "home"), "PYTHONPATH": str(repo)}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE) for _ in range(4)]
+    prints = {p.communicate(timeout=60)[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert len(prints) == 1  # every process ended up with the same identity
+    leftovers = [p.name for p in (tmp_path / "home" / "config" / "keys").iterdir()]
+    assert leftovers == ["dev"]  # no temporary directories left behind

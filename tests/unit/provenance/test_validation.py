@@ -149,3 +149,13 @@ def test_detached_tampered_manifest_is_invalid(case):
 )
 def test_reason_mapping(code, reason):
     assert reason_for_code(code) is reason
+
+
+def test_readers_run_offline_and_trust_only_what_is_given():
+    from provenance import _c2pa_context
+
+    settings = _c2pa_context.settings(None)
+    assert settings["verify"]["remote_manifest_fetch"] is False
+    assert settings["verify"]["ocsp_fetch"] is False
+    assert "trust_anchors" not in settings["trust"]  # nothing trusted unless anchors are passed
+    assert settings["soft_binding"]["soft_binding_algorithms"] == ["io.github.dirfa.watermark.v1"]
