@@ -156,6 +156,7 @@ class ManifestFinding:
     manifest_json: str | None = field(default=None, repr=False)
     error: str | None = None  # why reading failed (MALFORMED)
     validation_state: str | None = None  # c2pa's raw state: "Trusted" | "Valid" | "Invalid" (None if unread)
+    format_supported: bool = True  # False: c2pa cannot read manifests from this format (ABSENT by definition)
 
     @property
     def is_trusted(self) -> bool:
@@ -184,7 +185,7 @@ class ManifestFinding:
 
 
 class RecoveryStatus(Enum):
-    MATCHES_ASSET = "matches_asset"  # even the hard binding matches: these are the signed bytes
+    MATCHES_ASSET = "matches_asset"  # even the hard binding matches (signer trust: see finding.status)
     RECOVERED = "recovered"  # hard binding lost, signature + soft binding good, trusted signer
     RECOVERED_UNTRUSTED = "recovered_untrusted"  # same, signer not in the trust anchors
     SOFT_BINDING_MISMATCH = "soft_binding_mismatch"  # intact manifest that does not name this content ID
@@ -202,8 +203,10 @@ class DetachedFinding:
 
     @property
     def is_recovered(self) -> bool:
-        """The stored manifest is genuine, trusted and names this content ID."""
-        return self.status in (RecoveryStatus.MATCHES_ASSET, RecoveryStatus.RECOVERED)
+        """The stored manifest is genuine, its signer trusted, and it names this content ID."""
+        if self.status is RecoveryStatus.MATCHES_ASSET:
+            return self.finding.is_trusted
+        return self.status is RecoveryStatus.RECOVERED
 
     @property
     def is_trusted(self) -> bool:
@@ -381,6 +384,12 @@ def read_manifest(
         with _c2pa_context.context(trust) as ctx:
             try:
                 reader = c2pa.Reader.try_create(fmt, stream, manifest_data, ctx)
+            except c2pa.C2paError.NotSupported as exc:
+                # WebM, Matroska, plain text...: no C2PA manifest can be embedded there, so none is present.
+                log.debug("format not supported by c2pa: %s", fmt or "unknown")
+                return ManifestFinding(
+                    status=ManifestStatus.ABSENT, format_supported=False, error=f"NotSupported: {exc}"
+                )
             except c2pa.C2paError as exc:
                 log.debug("manifest unreadable: %s", type(exc).__name__)
                 return _malformed(exc)
@@ -413,6 +422,9 @@ def validate_detached(
     ``c2pa.soft-binding`` has our algorithm and exactly ``content_id`` as value. Trust of the signer is
     reported separately (RECOVERED vs RECOVERED_UNTRUSTED). It proves the manifest is genuine and names this
     watermark; it does not prove the pixels are unchanged beyond what the watermark decoder established.
+
+    With stored manifest bytes c2pa validates the manifest whatever the asset is (WebM, a damaged or truncated
+    upload, even bytes it cannot parse): such assets simply fail the hard binding.
     """
     finding = read_manifest(source, mime=mime, trust=trust, manifest_data=bytes(manifest_bytes))
     if finding.status in (ManifestStatus.MALFORMED, ManifestStatus.ABSENT):

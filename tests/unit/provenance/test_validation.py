@@ -159,3 +159,41 @@ def test_readers_run_offline_and_trust_only_what_is_given():
     assert settings["verify"]["ocsp_fetch"] is False
     assert "trust_anchors" not in settings["trust"]  # nothing trusted unless anchors are passed
     assert settings["soft_binding"]["soft_binding_algorithms"] == ["io.github.dirfa.watermark.v1"]
+
+
+def _webm(path):
+    import numpy as np
+
+    with av.open(str(path), "w", format="webm") as o:
+        s = o.add_stream("libvpx-vp9", rate=25)
+        s.width = s.height = 64
+        s.pix_fmt = "yuv420p"
+        for i in range(5):
+            for p in s.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 40, np.uint8), format="rgb24")):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    return path
+
+
+def test_unsupported_formats_are_absent_not_malformed(case, tmp_path):
+    finding = read_manifest(_webm(tmp_path / "t.webm"))
+    assert finding.status is ManifestStatus.ABSENT
+    assert finding.format_supported is False
+    assert read_manifest(b"plain text, not media").status is ManifestStatus.ABSENT
+
+
+def test_detached_recovery_of_a_webm_transcode_and_of_unparsable_bytes(case, tmp_path):
+    webm = validate_detached(case["manifest"], _webm(tmp_path / "t.webm"), content_id="0123456789ab", trust=case["dev"])
+    assert webm.status is RecoveryStatus.RECOVERED and webm.is_recovered
+    zeros = validate_detached(case["manifest"], b"\x00" * 64, content_id="0123456789ab", trust=case["dev"])
+    assert zeros.status is RecoveryStatus.RECOVERED
+    data = case["signed"].read_bytes()
+    cut = validate_detached(case["manifest"], data[: len(data) * 6 // 10], content_id="0123456789ab", trust=case["dev"])
+    assert cut.status is RecoveryStatus.RECOVERED, cut.finding.failures  # any bytes: only the hard binding fails
+
+
+def test_matching_but_untrusted_is_not_recovered(case):
+    result = validate_detached(case["manifest"], case["signed"], content_id="0123456789ab")
+    assert result.status is RecoveryStatus.MATCHES_ASSET
+    assert not result.is_recovered and not result.is_trusted
