@@ -186,9 +186,7 @@ class ExpressionModel:
         return _smoothstep(-sw, sw, s)
 
     # ---------------------------------------------------------------- fields
-    def fields(
-        self, xy: np.ndarray, lower: np.ndarray | None = None, dout: np.ndarray | None = None
-    ) -> np.ndarray:
+    def fields(self, xy: np.ndarray, lower: np.ndarray | None = None, dout: np.ndarray | None = None) -> np.ndarray:
         """Per-unit displacement (pixels) of every expression dim at points ``xy`` (..., 2): (K, ..., 2)
         float32.
 
@@ -205,9 +203,9 @@ class ExpressionModel:
         du_c = u - self.mouth_c
         a = np.abs(du_c) / self.mouth_hw
         # Outside the oval, fields fade: slowly below the chin (the neck follows the jaw), fast elsewhere.
-        below = v > self.chin_v
+        below = _smoothstep(self.chin_v - 0.35, self.chin_v + 0.05, v)
         lateral = _gauss(np.maximum(np.abs(u - self.mouth_c) - 0.4, 0.0), 0.2)
-        f_out = np.where(below, _gauss(dout, 0.35) * lateral, _gauss(dout, 0.2))
+        f_out = below * _gauss(dout, 0.35) * lateral + (1.0 - below) * _gauss(dout, 0.2)
 
         # Opening profile along the mouth: 1 at the centre, 0 at (and beyond) the inner lip corners, so the
         # tear
@@ -265,9 +263,7 @@ class ExpressionModel:
         res = np.stack([self.frame.to_image(*out[name]) for name in EXPRESSION_DIMS])
         return res.astype(np.float32)
 
-    def _eye_fields(
-        self, eye: dict, u: np.ndarray, v: np.ndarray
-    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    def _eye_fields(self, eye: dict, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         ue = (u - eye["c_u"]) / eye["hw"]
         vu = np.interp(ue, eye["up_u"], eye["up_v"])
         vl = np.interp(ue, eye["lo_u"], eye["lo_v"])

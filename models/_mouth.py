@@ -26,6 +26,8 @@ _SHIFT = 4  # sub-pixel bits for cv2 polygon fill
 _DENSIFY = 3  # extra points between consecutive mid-curve points
 # Portraits whose inner-lip gap exceeds this (IOD) already show their teeth.
 OPEN_SOURCE_GAP = 0.04
+# Tooth boundaries across the mouth (0 = centre, 1 = inner lip corner).
+_SEAMS = np.array([0.0, 0.19, 0.34, 0.47, 0.58, 0.68, 0.77])
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -89,11 +91,18 @@ class MouthSynth:
             lo += (v @ self.basis_lo[nz]).reshape(n, 2)
         return self.warp.pose_points(up, self.mid_z, pose), self.warp.pose_points(lo, self.mid_z, pose)
 
-    def render(
-        self, frame: np.ndarray, expr_values: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None
-    ) -> None:
+    def render(self, frame: np.ndarray, expr_values: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None) -> None:
         """Draw the interior into ``frame`` (RGB uint8, modified in place)."""
         up, lo = self.edges(expr_values, pose)
+        # The warp is inverted on a half-resolution grid, so the lip edges next to the tear are smeared over
+        # about
+        # one grid cell; the cavity reaches that far under the lower lip (which moves most) to hide it.
+        down = self._down(pose)[0]
+        down = down / max(float(np.hypot(*down)), 1e-6)
+        gaps = np.hypot(*(lo - up).T)
+        grow = np.clip(gaps / 3.0, 0.0, 1.0)[:, None]
+        up = up - 0.5 * grow * down
+        lo = lo + 0.5 * float(self.warp.f) * grow * down
         gaps = np.hypot(*(lo - up).T) * np.sign(np.einsum("ij,ij->i", lo - up, self._down(pose)))
         gap = float(gaps.max())
         if gap < 0.35:
@@ -137,19 +146,21 @@ class MouthSynth:
             tcol = self.tongue[None, None, :] * (0.7 + 0.3 * (1.0 - ty[..., None]))
             col = col * (1.0 - tm) + tcol * tm
         if self.synth_teeth:
-            th = np.minimum(0.42 * g, 0.085 * self.iod)[None, :]
-            m_t = np.clip(th - below_up + 0.5, 0.0, 1.0) * np.clip((0.88 - cc) / 0.18, 0.0, 1.0)
-            # Incisor edges: faint darker lines between teeth, a shadow under the upper lip.
-            seams = 1.0 - 0.16 * np.exp(-((np.abs(c[None, :] * 3.2 - np.round(c[None, :] * 3.2)) * 9.0) ** 2))
-            lip_shadow = 0.72 + 0.28 * np.clip(below_up / np.maximum(0.35 * th, 1.0), 0.0, 1.0)
-            tshade = (1.0 - 0.55 * cc**2) * seams * lip_shadow
+            th = np.minimum(0.36 * g, 0.068 * self.iod)[None, :]
+            m_t = np.clip(th - below_up + 0.5, 0.0, 1.0) * np.clip((0.86 - cc) / 0.2, 0.0, 1.0)
+            # Tooth seams: incisors widest, teeth narrowing towards the corners (seen in perspective).
+            seam_d = np.min(np.abs(np.abs(c)[:, None] - _SEAMS[None, :]), axis=1) * (xr - xl) / 2.0
+            seams = (1.0 - 0.13 * np.exp(-((seam_d / 0.9) ** 2)))[None, :]
+            lip_shadow = 0.7 + 0.3 * np.clip(below_up / np.maximum(0.4 * th, 1.0), 0.0, 1.0)
+            edge = 1.0 - 0.12 * np.clip((below_up - 0.7 * th) / np.maximum(0.3 * th, 1.0), 0.0, 1.0)
+            tshade = (1.0 - 0.5 * cc**2) * seams * lip_shadow * edge
             tcol = self.teeth[None, None, :] * tshade[..., None]
             col = col * (1.0 - m_t[..., None]) + tcol * m_t[..., None]
-            low_vis = float(np.clip((gap_iod - 0.14) / 0.1, 0.0, 1.0))
+            low_vis = float(np.clip((gap_iod - 0.2) / 0.12, 0.0, 1.0))
             if low_vis > 0:
-                lth = np.minimum(0.22 * g, 0.05 * self.iod)[None, :]
-                m_l = np.clip(lth - above_lo + 0.5, 0.0, 1.0) * np.clip((0.7 - cc) / 0.18, 0.0, 1.0) * low_vis
-                lcol = self.teeth[None, None, :] * (0.78 * (1.0 - 0.5 * cc**2) * seams)[..., None]
+                lth = np.minimum(0.15 * g, 0.04 * self.iod)[None, :]
+                m_l = np.clip(lth - above_lo + 0.5, 0.0, 1.0) * np.clip((0.6 - cc) / 0.2, 0.0, 1.0) * low_vis
+                lcol = self.teeth[None, None, :] * (0.68 * (1.0 - 0.5 * cc**2) * seams)[..., None]
                 col = col * (1.0 - m_l[..., None]) + lcol * m_l[..., None]
         roi = frame[y0:y1, x0:x1].astype(np.float32)
         a = alpha[..., None]

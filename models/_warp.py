@@ -29,6 +29,10 @@ from models._deform import FACE_OVAL, ExpressionModel
 from models.motion import MOTION_INDEX
 
 FIXED_POINT_STEPS = 3
+# FaceMesh z is flatter than x (a face comes out about 2/3 as deep as it is): with raw z a 20 degree yaw
+# re-detects as 13-16 degrees. 1.5 was calibrated by that round trip on the bundled sample and checked on the
+# shared evaluation portraits (benchmarks/renderer_quality.py).
+DEPTH_GAIN = 1.5
 _POSE_DIMS = ("head_yaw", "head_pitch", "head_roll", "head_tx", "head_ty", "head_scale")
 
 
@@ -55,6 +59,7 @@ class DenseWarp:
         self.grid = np.stack([gx, gy], axis=-1).astype(np.float32)  # (gh, gw, 2) frame coords
         self.expr = expr
         self.iod = expr.frame.iod
+        self.depth_gain = DEPTH_GAIN
 
         basis = expr.fields(self.grid.astype(np.float64))  # (K, gh, gw, 2)
         active = np.abs(basis).max(axis=(0, 3)) > 0.01
@@ -71,11 +76,23 @@ class DenseWarp:
         self.pivot = np.array([oval[:, 0].mean(), oval[:, 1].mean(), oval[:, 2].mean()])
         self.zmap = self._depth_map(pts)
         self.pose_w = self._pose_weight(oval)
+        # Supports (grid boxes) of the expression fields and of the head motion: the warp runs only there.
+        self.expr_roi = self._pad_box(self.roi)
+        ys, xs = np.nonzero(self.pose_w > 0.0)
+        pose_box = (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1) if len(ys) else self.roi
+        self.full_roi = self._pad_box(
+            (min(pose_box[0], self.roi[0]), max(pose_box[1], self.roi[1]),
+             min(pose_box[2], self.roi[2]), max(pose_box[3], self.roi[3]))
+        )  # fmt: skip
         self._map_off = (np.float32(off), np.float32(factor))
         ident_x, ident_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         self.identity = np.stack([ident_x, ident_y], axis=-1)
 
     # ---------------------------------------------------------------- set-up
+    def _pad_box(self, box: tuple[int, int, int, int], pad: int = 2) -> tuple[int, int, int, int]:
+        y0, y1, x0, x1 = box
+        return max(y0 - pad, 0), min(y1 + pad, self.gh), max(x0 - pad, 0), min(x1 + pad, self.gw)
+
     def _depth_map(self, pts: np.ndarray) -> np.ndarray:
         from scipy.interpolate import griddata
 
@@ -107,14 +124,12 @@ class DenseWarp:
         t = np.array([tx, ty]) * self.iod
         return a, t
 
-    def pose_points(
-        self, xy: np.ndarray, z: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None
-    ) -> np.ndarray:
+    def pose_points(self, xy: np.ndarray, z: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         """Apply the full (unweighted) head pose to points (N, 2) with depths z (N,)."""
         if pose is None:
             return xy
         a, t = pose
-        rel = np.concatenate([xy - self.pivot[:2], (z - self.pivot[2])[:, None]], axis=1)
+        rel = np.concatenate([xy - self.pivot[:2], ((z - self.pivot[2]) * self.depth_gain)[:, None]], axis=1)
         return self.pivot[:2] + rel @ a.T + t
 
     def depth_at(self, xy: np.ndarray) -> np.ndarray:
@@ -122,10 +137,11 @@ class DenseWarp:
         gy = np.clip((xy[:, 1] - self._map_off[0]) / self.f, 0, self.gh - 1).astype(np.float32)
         return cv2.remap(self.zmap, gx[None], gy[None], cv2.INTER_LINEAR)[0].astype(np.float64)
 
-    def forward_field(
-        self, expr_values: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None
-    ) -> np.ndarray:
-        """Forward displacement D on the grid (gh, gw, 2) float32."""
+    def _support(self, pose: bool) -> tuple[int, int, int, int]:
+        return self.full_roi if pose else self.expr_roi
+
+    def forward_field(self, expr_values: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        """Forward displacement D on the grid (gh, gw, 2) float32; zero outside the support of the motion."""
         d = np.zeros((self.gh, self.gw, 2), np.float32)
         nz = np.nonzero(expr_values)[0]
         if len(nz):
@@ -133,31 +149,41 @@ class DenseWarp:
             e = expr_values[nz].astype(np.float32) @ self.basis[nz]
             d[y0:y1, x0:x1] = e.reshape(self.roi_shape)
         if pose is not None:
+            y0, y1, x0, x1 = self.full_roi
+            sub = d[y0:y1, x0:x1]
             a, t = pose
             a = a.astype(np.float32)
-            qx = self.grid[..., 0] + d[..., 0] - np.float32(self.pivot[0])
-            qy = self.grid[..., 1] + d[..., 1] - np.float32(self.pivot[1])
-            qz = self.zmap - np.float32(self.pivot[2])
+            qx = self.grid[y0:y1, x0:x1, 0] + sub[..., 0] - np.float32(self.pivot[0])
+            qy = self.grid[y0:y1, x0:x1, 1] + sub[..., 1] - np.float32(self.pivot[1])
+            qz = (self.zmap[y0:y1, x0:x1] - np.float32(self.pivot[2])) * np.float32(self.depth_gain)
             px = a[0, 0] * qx + a[0, 1] * qy + a[0, 2] * qz + np.float32(t[0])
             py = a[1, 0] * qx + a[1, 1] * qy + a[1, 2] * qz + np.float32(t[1])
-            d[..., 0] += self.pose_w * (px - qx)
-            d[..., 1] += self.pose_w * (py - qy)
+            w = self.pose_w[y0:y1, x0:x1]
+            sub[..., 0] += w * (px - qx)
+            sub[..., 1] += w * (py - qy)
         return d
 
     def source_map(
         self, expr_values: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None
-    ) -> np.ndarray | None:
-        """Backward map (h, w, 2) float32 for cv2.remap, or None when nothing moves."""
+    ) -> tuple[np.ndarray, tuple[int, int]] | None:
+        """Backward map for cv2.remap over the moving region: ``(map (h', w', 2) float32, (top, left))``.
+
+        Outside that region the frame is the source unchanged; None when nothing moves at all.
+        """
         if pose is None and not np.any(expr_values):
             return None
         d = self.forward_field(expr_values, pose)
         off, f = self._map_off
-        x = self.grid - d
+        y0, y1, x0, x1 = self._support(pose is not None)
+        grid = self.grid[y0:y1, x0:x1]
+        x = grid - d[y0:y1, x0:x1]
         for _ in range(FIXED_POINT_STEPS):
             gcoord = (x - off) / f
             dx = cv2.remap(d, gcoord, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            x = self.grid - dx
-        disp = x - self.grid  # backward displacement on the grid
-        full = cv2.resize(disp, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
-        full += self.identity
-        return full
+            x = grid - dx
+        disp = x - grid  # backward displacement on the grid
+        top, left = y0 * self.f, x0 * self.f
+        hh, ww = min((y1 - y0) * self.f, self.h - top), min((x1 - x0) * self.f, self.w - left)
+        full = cv2.resize(disp, ((x1 - x0) * self.f, (y1 - y0) * self.f), interpolation=cv2.INTER_LINEAR)
+        full = full[:hh, :ww] + self.identity[top : top + hh, left : left + ww]
+        return full, (top, left)

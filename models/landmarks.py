@@ -88,9 +88,7 @@ def select_face(image: np.ndarray, face_index: int | None = None) -> FaceLandmar
 
     Raises NoFaceError (none found, or index out of range) or FaceTooSmallError.
     """
-    if face_index is not None and (
-        not isinstance(face_index, (int, np.integer)) or isinstance(face_index, bool)
-    ):
+    if face_index is not None and (not isinstance(face_index, (int, np.integer)) or isinstance(face_index, bool)):
         raise TypeError(f"face_index must be an int or None, got {type(face_index).__name__}")
     faces = detect_faces(image)
     if not faces:

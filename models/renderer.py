@@ -89,9 +89,7 @@ class FaceRenderer:
         self._eyes = EyeSynth(self._expr, self._warp, framed.image, pts)
         self._neutral = neutral_motion()
         self._neutral[MOTION_INDEX["jaw_open"]] = np.float32(self._expr.gap0)
-        logger.debug(
-            "FaceRenderer ready: %dx%d, IOD %.1f px, gap %.3f", w, h, self._expr.frame.iod, self._expr.gap0
-        )
+        logger.debug("FaceRenderer ready: %dx%d, IOD %.1f px, gap %.3f", w, h, self._expr.frame.iod, self._expr.gap0)
 
     @staticmethod
     def _refine(frame: np.ndarray, mapped: np.ndarray) -> np.ndarray:
@@ -139,14 +137,19 @@ class FaceRenderer:
         m = clip_motion(m)
         expr = (m - self._neutral)[EXPRESSION_INDEX]
         pose = self._warp.pose_affine(m)
-        smap = self._warp.source_map(expr, pose)
-        if smap is None:
-            return self._source.copy()
-        frame = cv2.remap(self._source, smap, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warp = self._warp.source_map(expr, pose)
+        frame = self._source.copy()
+        if warp is None:
+            return frame
+        smap, (top, left) = warp
+        h, w = smap.shape[:2]
+        frame[top : top + h, left : left + w] = cv2.remap(
+            self._source, smap, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         self._mouth.render(frame, expr, pose)
         blink = {name: float(m[MOTION_INDEX[name]]) for name in ("blink_left", "blink_right")}
         if max(blink.values()) > 0.5:
-            self._eyes.render(frame, expr, blink, pose)
+            self._eyes.render(frame, expr, blink, pose, smap, (top, left))
         return frame
 
     def target_landmarks(self, motion_frame: np.ndarray) -> np.ndarray:

@@ -55,9 +55,7 @@ def test_rgba_is_composited_on_white():
 def test_greyscale_and_palette_become_three_channels():
     grey = _gradient()[..., 0]
     out = load_image(_encode(Image.fromarray(grey, "L"), "PNG"))
-    assert (
-        out.shape == (48, 64, 3) and np.array_equal(out[..., 0], grey) and np.array_equal(out[..., 1], grey)
-    )
+    assert out.shape == (48, 64, 3) and np.array_equal(out[..., 0], grey) and np.array_equal(out[..., 1], grey)
     pal = Image.fromarray(_gradient()).convert("P")
     assert load_image(_encode(pal, "PNG")).shape == (48, 64, 3)
     assert load_image(grey[..., None]).shape == (48, 64, 3)

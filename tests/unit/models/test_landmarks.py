@@ -75,11 +75,7 @@ def test_unrotate_inverts_rot90(k):
 @pytest.mark.parametrize("kind", ["grey", "noise"])
 def test_no_face_raises_no_face_error(kind):
     rng = np.random.default_rng(0)
-    img = (
-        np.full((256, 256, 3), 128, np.uint8)
-        if kind == "grey"
-        else rng.integers(0, 256, (256, 256, 3), np.uint8)
-    )
+    img = np.full((256, 256, 3), 128, np.uint8) if kind == "grey" else rng.integers(0, 256, (256, 256, 3), np.uint8)
     with pytest.raises(NoFaceError):
         select_face(img)
     assert detect_faces(img) == []
