@@ -119,9 +119,7 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
 
 def check_validity(cert: x509.Certificate, now: dt.datetime, what: str) -> None:
     if now < cert.not_valid_before_utc:
-        raise CertificateNotYetValidError(
-            f"{what} is not valid before {cert.not_valid_before_utc.isoformat()}"
-        )
+        raise CertificateNotYetValidError(f"{what} is not valid before {cert.not_valid_before_utc.isoformat()}")
     if now > cert.not_valid_after_utc:
         raise CertificateExpiredError(f"{what} expired on {cert.not_valid_after_utc.isoformat()}")
 
@@ -164,9 +162,7 @@ def split_and_check_chain(certs: Sequence[x509.Certificate], now: dt.datetime) -
         raise IdentityError("the certificate chain is empty")
     leaf = certs[0]
     if is_ca(leaf) and len(certs) > 1 and any(_issued_by(c, leaf) for c in certs[1:]):
-        raise ChainOrderError(
-            "the chain starts with a CA that issued a later certificate: put the leaf first"
-        )
+        raise ChainOrderError("the chain starts with a CA that issued a later certificate: put the leaf first")
     check_leaf_profile(leaf)
     for i in range(len(certs) - 1):
         if not _issued_by(certs[i], certs[i + 1]):
@@ -183,6 +179,22 @@ def split_and_check_chain(certs: Sequence[x509.Certificate], now: dt.datetime) -
     rest = list(certs[1:])
     root = rest.pop() if rest and is_self_signed(rest[-1]) else None
     return SplitChain(leaf=leaf, intermediates=tuple(rest), root=root)
+
+
+def order_by_issuer(leaf: x509.Certificate, others: list[x509.Certificate]) -> list[x509.Certificate]:
+    ordered: list[x509.Certificate] = []
+    current = leaf
+    pool = list(others)
+    while pool:
+        parent = next((c for c in pool if c.subject == current.issuer and c is not current), None)
+        if parent is None:
+            break
+        ordered.append(parent)
+        pool.remove(parent)
+        if is_self_signed(parent):
+            break
+        current = parent
+    return ordered + pool  # leftovers make the chain check fail with a clear error
 
 
 def c2pa_alg_for_public_key(key: object) -> str:
@@ -216,9 +228,7 @@ def verify_with_leaf(leaf: x509.Certificate, alg: str, data: bytes, signature: b
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             half = len(signature) // 2
-            der = encode_dss_signature(
-                int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
-            )
+            der = encode_dss_signature(int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big"))
             digest = {"es256": hashes.SHA256(), "es384": hashes.SHA384(), "es512": hashes.SHA512()}[alg]
             key.verify(der, data, ec.ECDSA(digest))
         elif isinstance(key, rsa.RSAPublicKey):
@@ -269,9 +279,7 @@ def issue_certificate(
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
         .add_extension(x509.BasicConstraints(ca=is_ca_cert, path_length=ca_pathlen), critical=True)
     )
     if is_ca_cert:
@@ -291,9 +299,7 @@ def issue_certificate(
         critical=True,
     )
     if not is_ca_cert and ekus:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([x509.ObjectIdentifier(o) for o in ekus]), critical=False
-        )
+        builder = builder.add_extension(x509.ExtendedKeyUsage([x509.ObjectIdentifier(o) for o in ekus]), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 

@@ -16,7 +16,6 @@ import datetime as dt
 import logging
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from provenance import _pki
+from provenance._c2pa_devkeys import DEV_FILES as _DEV_FILES
+from provenance._c2pa_devkeys import create_dev_files
 from provenance._pki import (
     CACertificateAsLeafError,
     CertificateExpiredError,
@@ -41,7 +42,7 @@ from provenance._pki import (
     UnsupportedKeyError,
 )
 from provenance.errors import IdentityError, SigningError
-from provenance.paths import dev_keys_dir, ensure_private_dir
+from provenance.paths import dev_keys_dir
 
 __all__ = [
     "DEV_ORGANIZATION",
@@ -159,7 +160,7 @@ class SigningIdentity:
         if key is None or cert is None:
             raise IdentityError("the PKCS#12 bundle lacks a private key or a certificate")
         # PKCS#12 does not order its extra certificates: order them by issuer starting at the leaf.
-        certs = [cert, *_order_by_issuer(cert, list(extra))]
+        certs = [cert, *_pki.order_by_issuer(cert, list(extra))]
         return cls._from_key(certs, key, tsa_url=tsa_url, now=now)
 
     @classmethod
@@ -298,22 +299,6 @@ def _tsa(identity: SigningIdentity) -> bytes | None:
     return identity.tsa_url.encode() if identity.tsa_url else None
 
 
-def _order_by_issuer(leaf: x509.Certificate, others: list[x509.Certificate]) -> list[x509.Certificate]:
-    ordered: list[x509.Certificate] = []
-    current = leaf
-    pool = list(others)
-    while pool:
-        parent = next((c for c in pool if c.subject == current.issuer and c is not current), None)
-        if parent is None:
-            break
-        ordered.append(parent)
-        pool.remove(parent)
-        if _pki.is_self_signed(parent):
-            break
-        current = parent
-    return ordered + pool  # leftovers make the chain check fail with a clear error
-
-
 def _normalise_callback(callback: SignCallback, alg: str) -> SignCallback:
     """c2pa wants raw r||s for ECDSA; KMS services usually return DER. Accept both."""
     if alg not in _EC_SIG_LEN:
@@ -327,9 +312,7 @@ def _normalise_callback(callback: SignCallback, alg: str) -> SignCallback:
         try:
             r, s = decode_dss_signature(sig)
         except ValueError as exc:
-            raise SigningError(
-                "the signing callback returned neither raw r||s nor a DER ECDSA signature"
-            ) from exc
+            raise SigningError("the signing callback returned neither raw r||s nor a DER ECDSA signature") from exc
         half = size // 2
         return r.to_bytes(half, "big") + s.to_bytes(half, "big")
 
@@ -355,7 +338,6 @@ def key_callback(private_key: object, alg: str) -> SignCallback:
 # ------------------------------------------------------------------------------------------------------------
 # Development identity
 
-_DEV_FILES = ("root.pem", "chain.pem", "leaf.key")
 _dev_lock = threading.Lock()
 _dev_cache: dict[Path, SigningIdentity] = {}
 
@@ -375,7 +357,7 @@ def dev_identity(*, create: bool = True) -> SigningIdentity:
         if not all((directory / f).exists() for f in _DEV_FILES):
             if not create:
                 raise IdentityError(f"no development identity in {directory}; run `dirfa keys init`")
-            _create_dev_files(directory)
+            create_dev_files(directory, org=DEV_ORGANIZATION, label=_DEV_LABEL)
         identity = SigningIdentity.from_pem(directory / "chain.pem", directory / "leaf.key")
         _dev_cache[directory] = identity
         return identity
@@ -389,31 +371,3 @@ def init_dev_identity(*, force: bool = False) -> SigningIdentity:
         if force and directory.exists():
             shutil.rmtree(directory)
     return dev_identity(create=True)
-
-
-def _create_dev_files(directory: Path) -> None:
-    parent = ensure_private_dir(directory.parent)
-    minted = _pki.mint_pki(org=DEV_ORGANIZATION, label=_DEV_LABEL, now=_now())
-    # Write into a private temp dir, then rename: concurrent first uses from several processes either win the
-    # rename or find a complete directory, never half-written key files.
-    tmp = Path(tempfile.mkdtemp(prefix=".dev-", dir=parent))
-    try:
-        (tmp / "root.pem").write_bytes(_pki.pem(minted.root))
-        (tmp / "chain.pem").write_bytes(
-            _pki.pem(minted.leaf) + _pki.pem(minted.intermediate) + _pki.pem(minted.root)
-        )
-        fd = os.open(tmp / "leaf.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_pki.private_key_pem(minted.leaf_key))
-        os.chmod(tmp, 0o700)
-        try:
-            os.rename(tmp, directory)
-        except OSError:
-            if not all((directory / f).exists() for f in _DEV_FILES):
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # another process created it first
-        else:
-            log.info("created development signing identity in %s (UNTRUSTED)", directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
