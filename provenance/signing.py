@@ -19,6 +19,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import c2pa
 from cryptography import x509
@@ -265,6 +266,10 @@ class SigningIdentity:
     @property
     def uses_callback(self) -> bool:
         return self._callback is not None
+
+    def __reduce__(self) -> Any:
+        # Pickling would copy the private key into whatever stores or transmits the pickle.
+        raise TypeError("SigningIdentity cannot be pickled: load it again from its files in the other process")
 
     def __repr__(self) -> str:
         kind = "callback" if self._callback is not None else "key"

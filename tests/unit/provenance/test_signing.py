@@ -301,3 +301,40 @@ def test_dev_identity_created_once_under_concurrent_first_use(tmp_path):
     assert len(prints) == 1  # every process ended up with the same identity
     leftovers = [p.name for p in (tmp_path / "home" / "config" / "keys").iterdir()]
     assert leftovers == ["dev"]  # no temporary directories left behind
+
+
+def test_identity_cannot_be_pickled(pki):
+    import copy
+    import pickle
+
+    identity = SigningIdentity.from_pem(pki["chain.pem"], pki["leaf.key"])
+    with pytest.raises(TypeError):
+        pickle.dumps(identity)
+    with pytest.raises(TypeError):
+        copy.deepcopy(identity)
+
+
+def test_public_api_the_sdk_and_verifier_use():
+    import provenance.manifest as manifest
+    import provenance.signing as signing
+    import provenance.store as store
+    import provenance.trust as trust
+    import provenance.validation as validation
+
+    assert {"SigningIdentity", "dev_identity", "IdentityError", "EKUError"} <= set(signing.__all__)
+    assert {"TrustAnchors"} <= set(trust.__all__)
+    assert {"ManifestInfo", "ModelInfo", "Ingredient", "sign_file", "SOFT_BINDING_ALG"} <= set(manifest.__all__)
+    assert {"read_manifest", "validate_detached", "ManifestStatus", "ManifestFinding", "RecoveryStatus"} <= set(
+        validation.__all__
+    )
+    assert {"open_store", "ManifestStore", "ManifestRecord"} <= set(store.__all__)
+    for module in (signing, trust, manifest, validation, store):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+    assert [s.name for s in validation.ManifestStatus] == [
+        "TRUSTED",
+        "VALID_UNTRUSTED",
+        "INVALID",
+        "MALFORMED",
+        "ABSENT",
+    ]
