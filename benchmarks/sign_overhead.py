@@ -80,9 +80,7 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", action="store_true")
-    ap.add_argument(
-        "--noise", type=float, default=3.0, help="noise sigma: higher = bigger, harder-to-hash file"
-    )
+    ap.add_argument("--noise", type=float, default=3.0, help="noise sigma: higher = bigger, harder-to-hash file")
     ap.add_argument(
         "--ingredient-thumbnails", action="store_true", help="embed the portrait thumbnail (off in the SDK)"
     )
@@ -105,9 +103,7 @@ def main() -> int:
             image=Ingredient((data / "portrait.jpg").read_bytes(), "image/jpeg", "portrait.jpg"),
             audio=Ingredient((data / "speech.wav").read_bytes(), "audio/wav", "speech.wav"),
         )
-        frames = synth_frames(
-            args.size, min(250, round(args.seconds * 25)), args.noise
-        )  # every frame distinct
+        frames = synth_frames(args.size, min(250, round(args.seconds * 25)), args.noise)  # every frame distinct
         enc, sign, read = [], [], []
         for r in range(args.repeats):
             src, dst = d / f"in{r}.mp4", d / f"out{r}.mp4"
@@ -142,9 +138,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(
-            f"{result['video']}: {result['file_bytes'] / 1e6:.2f} MB, manifest {result['manifest_bytes']} B"
-        )
+        print(f"{result['video']}: {result['file_bytes'] / 1e6:.2f} MB, manifest {result['manifest_bytes']} B")
         print(f"encode {result['encode_s']:.3f} s | sign {result['sign_s']:.4f} s", end=" | ")
         print(f"verify {result['verify_s']:.4f} s")
         ratio = 100 * result["sign_over_encode"]

@@ -117,9 +117,7 @@ class Ingredient:
         if not self.data:
             raise ValueError(f"ingredient {self.title!r} is empty")
         if self.mime not in _INGREDIENT_MIMES:
-            raise ValueError(
-                f"ingredient mime {self.mime!r} not supported; one of {sorted(_INGREDIENT_MIMES)}"
-            )
+            raise ValueError(f"ingredient mime {self.mime!r} not supported; one of {sorted(_INGREDIENT_MIMES)}")
 
     @property
     def sha256(self) -> str:
@@ -156,9 +154,7 @@ def _iso(when: dt.datetime) -> str:
     return when.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def build_definition(
-    info: ManifestInfo, *, created_at: dt.datetime, mime: str = "video/mp4"
-) -> dict[str, Any]:
+def build_definition(info: ManifestInfo, *, created_at: dt.datetime, mime: str = "video/mp4") -> dict[str, Any]:
     """The manifest definition passed to c2pa's Builder (ingredients are added separately)."""
     agent = {
         "name": info.model.name,
@@ -209,9 +205,7 @@ def build_definition(
                 "label": "c2pa.soft-binding",
                 "data": {
                     "alg": SOFT_BINDING_ALG,
-                    "blocks": [
-                        {"scope": {"timespan": {"start": 0, "end": end_ms}}, "value": info.content_id}
-                    ],
+                    "blocks": [{"scope": {"timespan": {"start": 0, "end": end_ms}}, "value": info.content_id}],
                     "name": "dirfa invisible watermark content ID (48 bits, hex)",
                     "pad": [],
                 },
@@ -219,9 +213,7 @@ def build_definition(
             {"label": GENERATION_LABEL, "data": generation, "created": True},
             {
                 "label": TRAINING_MINING_LABEL,
-                "data": {
-                    "entries": {k: {"use": TrainingUse(v).value} for k, v in info.training_mining.items()}
-                },
+                "data": {"entries": {k: {"use": TrainingUse(v).value} for k, v in info.training_mining.items()}},
                 "created": True,
             },
         ],

@@ -87,15 +87,12 @@ class TrustAnchors:
 
     @property
     def subjects(self) -> tuple[str, ...]:
-        return tuple(
-            x509.load_pem_x509_certificate(b).subject.rfc4514_string() for b in self.certificates_pem
-        )
+        return tuple(x509.load_pem_x509_certificate(b).subject.rfc4514_string() for b in self.certificates_pem)
 
     @property
     def fingerprints_sha256(self) -> tuple[str, ...]:
         return tuple(
-            x509.load_pem_x509_certificate(b).fingerprint(hashes.SHA256()).hex()
-            for b in self.certificates_pem
+            x509.load_pem_x509_certificate(b).fingerprint(hashes.SHA256()).hex() for b in self.certificates_pem
         )
 
     def contains(self, cert_pem: bytes) -> bool:

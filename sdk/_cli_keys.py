@@ -37,9 +37,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
 
     init = sub.add_parser("init", help="create the development identity (root -> intermediate -> leaf)")
-    init.add_argument(
-        "--force", action="store_true", help="replace an existing identity (old files stop verifying)"
-    )
+    init.add_argument("--force", action="store_true", help="replace an existing identity (old files stop verifying)")
     init.add_argument("--json", action="store_true", help="print the result as JSON")
     init.set_defaults(handler=cmd_init)
 
@@ -98,9 +96,7 @@ def cmd_init(ns: argparse.Namespace) -> int:
     except IdentityError as exc:
         print(f"dirfa keys: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    headline = (
-        "development identity already exists" if existed and not ns.force else "created development identity"
-    )
+    headline = "development identity already exists" if existed and not ns.force else "created development identity"
     _print(describe(identity), ns.json, headline)
     return EXIT_OK
 

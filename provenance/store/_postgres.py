@@ -44,9 +44,7 @@ def _psycopg() -> Any:
     try:
         import psycopg
     except ImportError as exc:
-        raise StoreError(
-            "the PostgreSQL manifest store needs psycopg 3: pip install 'dirfa[store-postgres]'"
-        ) from exc
+        raise StoreError("the PostgreSQL manifest store needs psycopg 3: pip install 'dirfa[store-postgres]'") from exc
     return psycopg
 
 
@@ -57,9 +55,7 @@ class PostgresManifestStore(ManifestStore):
         self._lock = threading.Lock()
         self._dsn_for_repr = dsn.split("@")[-1]  # never echo a password
         try:
-            self._db: Any = psycopg.connect(
-                dsn, connect_timeout=int(max(1, connect_timeout)), autocommit=False
-            )
+            self._db: Any = psycopg.connect(dsn, connect_timeout=int(max(1, connect_timeout)), autocommit=False)
             with self._db.transaction(), self._db.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
                 for statement in _SCHEMA:
@@ -71,9 +67,7 @@ class PostgresManifestStore(ManifestStore):
                 elif row[0] > SCHEMA_VERSION:
                     raise StoreError(f"store schema {row[0]} is newer than this dirfa ({SCHEMA_VERSION})")
         except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot open the PostgreSQL manifest store at {self._dsn_for_repr}: {exc}"
-            ) from exc
+            raise StoreError(f"cannot open the PostgreSQL manifest store at {self._dsn_for_repr}: {exc}") from exc
 
     def _conn(self) -> Any:
         if self._db is None:

@@ -63,9 +63,7 @@ class SQLiteManifestStore(ManifestStore):
         db = self._conn()
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
-            raise StoreError(
-                f"SQLite refused WAL mode (got {mode!r}); is {self.path} on a network filesystem?"
-            )
+            raise StoreError(f"SQLite refused WAL mode (got {mode!r}); is {self.path} on a network filesystem?")
         db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("BEGIN IMMEDIATE")

@@ -110,9 +110,7 @@ def _issue_leaf(ctx: Context, **kwargs: object) -> tuple[bytes, bytes]:
     opts: dict = dict(not_before=now - dt.timedelta(minutes=5), not_after=now + dt.timedelta(days=30))
     opts.update(kwargs)
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "tamper variant leaf")])
-    cert = _pki.issue_certificate(
-        name, key.public_key(), inter, _load_key(ctx.pki["intermediate.key"]), **opts
-    )
+    cert = _pki.issue_certificate(name, key.public_key(), inter, _load_key(ctx.pki["intermediate.key"]), **opts)
     return _pki.pem(cert) + ctx.pki["intermediate.pem"].read_bytes(), _pki.private_key_pem(key)
 
 
@@ -124,9 +122,7 @@ def make_untouched(ctx: Context, dst: Path) -> None:
 
 
 def make_callback(ctx: Context, dst: Path) -> None:
-    ident = SigningIdentity.from_callback(
-        key_callback(_load_key(ctx.pki["leaf.key"]), "es256"), ctx.pki["chain.pem"]
-    )
+    ident = SigningIdentity.from_callback(key_callback(_load_key(ctx.pki["leaf.key"]), "es256"), ctx.pki["chain.pem"])
     _sign(ctx, ctx.unsigned, dst, ident)
 
 
@@ -190,9 +186,7 @@ def make_expired(ctx: Context, dst: Path) -> None:
     chain, key = _issue_leaf(ctx, not_after=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2))
     _sign(ctx, ctx.unsigned, dst, SigningIdentity.from_pem(chain, key))
     expires = x509.load_pem_x509_certificate(chain).not_valid_after_utc.timestamp()
-    time.sleep(
-        max(0.0, expires - time.time() + 1.1)
-    )  # no timestamp authority: validity is checked at read time
+    time.sleep(max(0.0, expires - time.time() + 1.1))  # no timestamp authority: validity is checked at read time
 
 
 def make_untrusted_root(ctx: Context, dst: Path) -> None:

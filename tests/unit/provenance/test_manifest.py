@@ -82,10 +82,7 @@ def test_generation_parameters_and_training_policy(signed):
     assert entries["cawg.ai_generative_training"]["use"] == "notAllowed"
     assert entries["cawg.data_mining"]["use"] == "notAllowed"
     assert entries["cawg.ai_inference"]["use"] == "allowed"
-    labels = [
-        a["label"]
-        for a in json.loads(finding.manifest_json)["manifests"][finding.manifest_label]["assertions"]
-    ]
+    labels = [a["label"] for a in json.loads(finding.manifest_json)["manifests"][finding.manifest_label]["assertions"]]
     assert GENERATION_LABEL in labels and TRAINING_MINING_LABEL in labels
 
 

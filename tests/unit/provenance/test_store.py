@@ -69,9 +69,7 @@ def pg_server():
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        pytest.fail(
-            "psycopg is missing: install the store-postgres extra (pip install -e '.[store-postgres]')"
-        )
+        pytest.fail("psycopg is missing: install the store-postgres extra (pip install -e '.[store-postgres]')")
     prefix: list[str] = []
     base = Path(tempfile.mkdtemp(prefix="dirfa-pg-"))
     if os.geteuid() == 0:  # initdb refuses to run as root: drop to an unprivileged user
@@ -221,9 +219,7 @@ def test_concurrent_writers_lose_nothing(url):
     workers, n = 4, 40
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WRITER, url, str(w + 1), str(n)], env=env, stderr=subprocess.PIPE
-        )
+        subprocess.Popen([sys.executable, "-c", _WRITER, url, str(w + 1), str(n)], env=env, stderr=subprocess.PIPE)
         for w in range(workers)
     ]
     for p in procs:
@@ -268,9 +264,7 @@ def test_real_manifest_round_trip_and_recovery(url, tmp_path, monkeypatch):
     identity = dev_identity()
     src = make_mp4(tmp_path / "in.mp4")
     manifest = sign_file(src, tmp_path / "out.mp4", identity=identity, info=sample_info("a1b2c3d4e5f6"))
-    rec = ManifestRecord.for_signed_file(
-        manifest, tmp_path / "out.mp4", content_id="a1b2c3d4e5f6", identity=identity
-    )
+    rec = ManifestRecord.for_signed_file(manifest, tmp_path / "out.mp4", content_id="a1b2c3d4e5f6", identity=identity)
     assert rec.manifest_id.startswith("urn:c2pa:")
     with open_store(url) as store:
         store.put(rec)
