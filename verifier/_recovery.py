@@ -25,11 +25,22 @@ def recover(
         ids = handle.find_by_binding(SOFT_BINDING_ALG, content_id)
         if not ids:
             return RecoverySection(attempted=True, found=False)
-        record = handle.get(ids[0])
-        if record is None:  # deleted between the two calls
+        # Several manifests may name one content ID (48-bit IDs collide in large stores, and anyone who can write
+        # to the store can add entries): use the first whose signature and soft binding check out.
+        chosen = None
+        for manifest_id in ids:
+            record = handle.get(manifest_id)
+            if record is None:  # deleted meanwhile
+                continue
+            detached = validate_detached(record.manifest_bytes, data, mime=mime, trust=anchors, content_id=content_id)
+            if chosen is None or _rank(detached.status) < _rank(chosen[1].status):
+                chosen = (manifest_id, detached)
+            if detached.is_recovered:
+                break
+        if chosen is None:
             return RecoverySection(attempted=True, found=False)
-        detached = validate_detached(record.manifest_bytes, data, mime=mime, trust=anchors, content_id=content_id)
-    except Exception as exc:
+        manifest_id, detached = chosen
+    except Exception as exc:  # a store failure must not crash verification; it is reported
         log.warning("manifest recovery failed: %s", exc)
         return RecoverySection(attempted=True, found=False, reasons=(f"store error: {exc}",))
     finally:
@@ -38,9 +49,15 @@ def recover(
     return RecoverySection(
         attempted=True,
         found=True,
-        manifest_id=str(ids[0]),
+        manifest_id=str(manifest_id),
         status=detached.status.value,
         signer_subject=detached.signer_subject,
         trusted=detached.is_trusted and detached.status is not RecoveryStatus.RECOVERED_UNTRUSTED,
         reasons=tuple(sorted(r.value for r in detached.reasons)),
     )
+
+
+def _rank(status: RecoveryStatus) -> int:
+    if status in (RecoveryStatus.MATCHES_ASSET, RecoveryStatus.RECOVERED):
+        return 0
+    return 1 if status is RecoveryStatus.RECOVERED_UNTRUSTED else 2
