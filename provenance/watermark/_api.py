@@ -48,13 +48,11 @@ class WatermarkDetection:
 
     found: bool
     content_id: str | None
-    log10_p: (
-        float  # log10 of the corrected p-value (union bound over every hypothesis and test); 0 = no evidence
-    )
+    log10_p: float  # log10 of the corrected p-value (union bound over every hypothesis and test); 0 = no evidence
     frames_used: int
     segments: tuple[WatermarkSegment, ...]
     agreeing_bits: int  # of n_bits coded bits, for the best hypothesis of the deciding test
-    n_bits: int
+    n_bits: int  # coded bits observed (232 unless a crop erased some)
     threshold_bits: int  # agreeing bits needed for found (clip-level test, at this hypothesis count)
     hypotheses: int  # hypotheses x tests in the union bound
     key_id: str
@@ -79,9 +77,7 @@ class VideoWatermarker:
         self._params = params or EmbedParams()
         self.key_id = _keys.key_id(self._key)
 
-    def embed(
-        self, frames: Iterable[np.ndarray], content_id: str, *, fps: float = 25.0
-    ) -> Iterator[np.ndarray]:
+    def embed(self, frames: Iterable[np.ndarray], content_id: str, *, fps: float = 25.0) -> Iterator[np.ndarray]:
         """Yield each RGB uint8 (H, W, 3) frame watermarked with ``content_id``, streaming.
 
         Frames are counted from 0: frame k belongs to time (k + 0.5) / fps, which picks its layout in the
@@ -100,7 +96,7 @@ class VideoWatermarker:
         *,
         timestamps: Sequence[float] | None = None,
         resync: bool = True,
-        sync_frames: int = 8,
+        sync_frames: int = 12,
         keep_frames: int = 32,
     ) -> WatermarkDetection:
         """Look for this key's mark in RGB uint8 frames of any size (short side >= 64).
@@ -130,7 +126,7 @@ class VideoWatermarker:
             frames_used=raw.frames_used,
             segments=segments,
             agreeing_bits=raw.agreeing_bits,
-            n_bits=_code.N_CODED,
+            n_bits=raw.n_bits,
             threshold_bits=raw.threshold_bits,
             hypotheses=round(10**raw.log10_hypotheses),
             key_id=self.key_id,

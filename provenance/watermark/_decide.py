@@ -1,11 +1,11 @@
 """From per-frame tile sums to a calibrated decision.
 
-For every hypothesis (temporal key phase x global bit flip) the tile sums of the frames are mapped through
-their layouts to 232 soft coded bits, decoded by Viterbi and re-encoded; the statistic is the number A of the
-232 hard decisions that agree with the re-encoded codeword. For an unmarked video the hard bits are unrelated
-to the keyed, whitened codebook, so for ONE codeword P(A >= a) = P(Binomial(232, 1/2) >= a); the decoder
-picks the best of 2^48 valid codewords and the detector the best of H hypotheses over T tests (clip + sliding
-windows), so
+For every hypothesis (temporal key phase x sign of each carrier) the tile sums of the frames are mapped
+through their layouts to 232 soft coded bits, decoded by Viterbi and re-encoded; the statistic is the number
+A of the 232 hard decisions that agree with the re-encoded codeword. For an unmarked video the hard bits are
+unrelated to the keyed, whitened codebook, so for ONE codeword P(A >= a) = P(Binomial(232, 1/2) >= a); the
+decoder picks the best of 2^48 valid codewords and the detector the best of H hypotheses over T tests (clip +
+sliding windows), so
 
     p <= T * H * 2^48 * P(Binomial(232, 1/2) >= A)        (union bound)
 
@@ -40,11 +40,19 @@ def _layout_matrices(key: bytes) -> np.ndarray:
 
 
 def coded_sums(tiles: np.ndarray, key: bytes) -> np.ndarray:
-    """(N, 256) complex tile sums -> (N, N_LAYOUTS, 232) complex coded-bit sums under each layout."""
+    """(N, K, 256) complex tile sums per carrier -> (N, K, N_LAYOUTS, 232) coded-bit sums under each layout."""
     m = _layout_matrices(key)
-    re = np.einsum("nq,pqc->npc", tiles.real, m)
-    im = np.einsum("nq,pqc->npc", tiles.imag, m)
-    return re + 1j * im
+    n, k = tiles.shape[:2]
+    flat = tiles.reshape(n * k, -1)
+    mm = m.transpose(1, 0, 2).reshape(m.shape[1], -1)  # (256, P * 232)
+    out = (flat.real @ mm) + 1j * (flat.imag @ mm)
+    return out.reshape(n, k, m.shape[0], m.shape[2])
+
+
+def sign_combos(n_carriers: int) -> np.ndarray:
+    """(2^K, K): each carrier's QIM phase is known only mod pi, so every sign combination is a hypothesis."""
+    grid = np.array(np.meshgrid(*[[1.0, -1.0]] * n_carriers, indexing="ij")).reshape(n_carriers, -1).T
+    return grid
 
 
 def encode_batch(info: np.ndarray) -> np.ndarray:
@@ -54,12 +62,13 @@ def encode_batch(info: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class TestResult:
     agreeing: int
+    n_bits: int  # coded bits observed (bits whose every block was cropped away are erasures, not errors)
     log10_p: float
     version: int
     content_id: str
     offset_s: float
-    flip: int
-    theta: float
+    signs: np.ndarray  # (K,) carrier signs of the best hypothesis
+    theta: np.ndarray  # (K,) QIM phase per carrier
     codeword: np.ndarray
 
 
@@ -68,20 +77,39 @@ def layouts_for(t_centre: np.ndarray) -> np.ndarray:
     return _keys.layout_of_time(t_centre[None, :], OFFSETS_S[:, None])
 
 
-def soft_hypotheses(sums: np.ndarray, pair: np.ndarray, lay: np.ndarray) -> tuple[np.ndarray, float]:
-    """Soft coded bits for every (offset, flip): (2 * N_OFFSETS, 232), and the QIM phase estimate."""
-    theta = float(np.angle(-np.sum(pair)) / 2.0)
-    onehot = lay[:, :, None] == np.arange(_keys.N_LAYOUTS)[None, None, :]  # (O, N, P)
-    z = np.einsum("onp,npc->oc", onehot, sums)
-    soft = -np.imag(z * np.exp(-1j * theta))
-    return np.concatenate([soft, -soft]), theta
+def carrier_soft(sums: np.ndarray, pair: np.ndarray, lay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(O, K, 232) soft coded bits per temporal key phase and carrier, and the (K,) QIM phase estimates."""
+    # Maximal-ratio combining: weight each frame and carrier by its coherence |mean z^2|, which measures how
+    # much of the mark survived (an I-frame keeps more than a P-frame) and is blind to the bits.
+    weight = np.abs(pair)  # (N, K)
+    theta = np.angle(-np.sum(pair * weight, axis=0)) / 2.0  # (K,)
+    onehot = (lay[:, :, None] == np.arange(_keys.N_LAYOUTS)[None, None, :]).astype(np.float64)  # (O, N, P)
+    z = np.einsum("onp,nkpc->okc", onehot, sums * weight[:, :, None, None])
+    return -np.imag(z * np.exp(-1j * theta)[None, :, None]), theta
+
+
+def soft_hypotheses(sums: np.ndarray, pair: np.ndarray, lay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Soft coded bits for every (offset, carrier signs): (N_OFFSETS * 2^K, 232), and the QIM phases."""
+    per, theta = carrier_soft(sums, pair, lay)
+    combos = sign_combos(per.shape[1])
+    soft = np.einsum("sk,okc->osc", combos, per)
+    return soft.reshape(-1, per.shape[2]), theta
+
+
+def hypotheses_per_test(n_carriers: int) -> int:
+    return N_OFFSETS * 2**n_carriers
 
 
 def agreement(soft: np.ndarray, codeword: np.ndarray) -> np.ndarray:
-    return np.sum((soft > 0) == (codeword == 1), axis=-1)
+    return np.sum(((soft > 0) == (codeword == 1)) & (soft != 0), axis=-1)
 
 
-def blind_test(soft: np.ndarray, theta: float, log10_hyp: float) -> TestResult:
+def observed(soft: np.ndarray) -> int:
+    """Coded bits carried by at least one block (identical for every hypothesis of a test)."""
+    return int(np.count_nonzero(np.any(soft != 0, axis=0)))
+
+
+def blind_test(soft: np.ndarray, theta: np.ndarray, log10_hyp: float) -> TestResult:
     """Decode every hypothesis; keep the one whose codeword agrees most with its own hard bits."""
     info = _code.viterbi(soft)
     words = encode_batch(info)
@@ -89,14 +117,16 @@ def blind_test(soft: np.ndarray, theta: float, log10_hyp: float) -> TestResult:
     best = int(np.argmax(agree))
     version, cid = _code.bits_to_payload(info[best])
     a = int(agree[best])
-    log10_p = min(0.0, log10_hyp + LOG10_CODEWORDS + _code.log10_binom_tail(a, _code.N_CODED))
+    n = observed(soft)
+    log10_p = min(0.0, log10_hyp + LOG10_CODEWORDS + _code.log10_binom_tail(a, n))
     return TestResult(
         agreeing=a,
+        n_bits=n,
         log10_p=log10_p,
         version=version,
         content_id=cid,
-        offset_s=float(OFFSETS_S[best % N_OFFSETS]),
-        flip=1 if best < N_OFFSETS else -1,
+        offset_s=float(OFFSETS_S[best // len(sign_combos(theta.size))]),
+        signs=sign_combos(theta.size)[best % len(sign_combos(theta.size))],
         theta=theta,
         codeword=words[best],
     )
@@ -105,12 +135,10 @@ def blind_test(soft: np.ndarray, theta: float, log10_hyp: float) -> TestResult:
 def known_test(soft: np.ndarray, codeword: np.ndarray, log10_hyp: float) -> tuple[int, float]:
     """Agreement of the best hypothesis with ONE given codeword (no 2^48 factor): for per-window segments."""
     a = int(np.max(agreement(soft, codeword[None, :])))
-    return a, min(0.0, log10_hyp + _code.log10_binom_tail(a, _code.N_CODED))
+    return a, min(0.0, log10_hyp + _code.log10_binom_tail(a, observed(soft)))
 
 
-def windows(
-    t_centre: np.ndarray, length_s: float = 1.0, hop_s: float = 0.5
-) -> list[tuple[float, float, np.ndarray]]:
+def windows(t_centre: np.ndarray, length_s: float = 1.0, hop_s: float = 0.5) -> list[tuple[float, float, np.ndarray]]:
     """Sliding windows (start, end, frame indices); none when the clip is shorter than two windows."""
     if t_centre.size == 0:
         return []

@@ -14,18 +14,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import WatermarkInputError
-from . import _code, _decide, _resample, _rule, _sync
+from . import _code, _decide, _keys, _resample, _sync
 from ._frames import MIN_DETECT_SHORT, check_frame
-from ._measure import Geometry, block_s0, fold
+from ._measure import Geometry, measure_planes, planes, work_from_fine
 
-N_RESYNC_CANDIDATES = 2  # (aligned grid, best gain) and (best grid + shift, best gain)
 FINE_SHORT = 512  # kept frames are stored at this short side (float16) for re-synchronisation
 
 
 @dataclass(frozen=True)
 class DetectOptions:
     resync: bool = True
-    sync_frames: int = 8
+    sync_frames: int = 12
     keep_frames: int = 32
 
 
@@ -38,6 +37,7 @@ class _Raw:
     log10_hypotheses: float = 0.0
     frames_used: int = 0
     agreeing_bits: int = 0
+    n_bits: int = 0
     threshold_bits: int = 0
     frame_bit_agreement: float = 0.0
     time_offset_s: float = 0.0
@@ -63,27 +63,39 @@ class _Keeper:
             self.items = [it for it in self.items if it[0] % self.stride == 0]
 
 
-def _fine_luma(frame: np.ndarray, channel: str) -> np.ndarray:
+def _fine_planes(frame: np.ndarray, channels: tuple[str, ...]) -> np.ndarray:
     h, w = frame.shape[:2]
     f = min(1.0, FINE_SHORT / min(h, w))
-    return _resample.resize(_rule.carrier(frame, channel), (round(h * f), round(w * f))).astype(np.float16)
+    return np.array(planes(frame, channels, (round(h * f), round(w * f))), dtype=np.float16)
 
 
-def _evaluate(tiles, pairs, t_centre, key, log10_hyp):
-    """Clip test + window tests on one set of measurements."""
-    sums = _decide.coded_sums(tiles, key)
+ALL_SHIFTS = tuple((sy, sx) for sy in range(_keys.TILE) for sx in range(_keys.TILE))
+
+
+def _evaluate(tiles, pairs, t_centre, key, log10_hyp, shifts=((0, 0),)):
+    """Clip test (over every cyclic tile shift in ``shifts``) + window tests at the clip's best shift."""
     lay = _decide.layouts_for(t_centre)
-    soft, theta = _decide.soft_hypotheses(sums, pairs, lay)
-    clip = _decide.blind_test(soft, theta, log10_hyp)
+    n, k = tiles.shape[:2]
+    grid = tiles.reshape(n, k, _keys.TILE, _keys.TILE)
+    best = None
+    for shift in shifts:
+        rolled = np.roll(grid, shift, axis=(2, 3)).reshape(n, k, -1) if shift != (0, 0) else tiles
+        sums = _decide.coded_sums(rolled, key)
+        soft, theta = _decide.soft_hypotheses(sums, pairs, lay)
+        clip = _decide.blind_test(soft, theta, log10_hyp)
+        if best is None or clip.agreeing > best[0].agreeing:
+            best = (clip, sums)
+    clip, sums = best
     wins = []
     for start, end, idx in _decide.windows(t_centre):
         wsoft, wtheta = _decide.soft_hypotheses(sums[idx], pairs[idx], lay[:, idx])
         wins.append((start, end, idx, _decide.blind_test(wsoft, wtheta, log10_hyp), wsoft))
     # Per-frame agreement with the clip codeword under the clip's hypothesis.
     o = int(np.argmin(np.abs(_decide.OFFSETS_S - clip.offset_s)))
-    per_frame = sums[np.arange(len(tiles)), lay[o]]  # (N, C)
-    fsoft = -np.imag(per_frame * np.exp(-1j * clip.theta)) * clip.flip
-    agree = np.mean((fsoft > 0) == (clip.codeword[None, :] == 1))
+    per_frame = sums[np.arange(n), :, lay[o]]  # (N, K, C)
+    fsoft = np.einsum("k,nkc->nc", clip.signs, -np.imag(per_frame * np.exp(-1j * clip.theta)[None, :, None]))
+    seen = fsoft != 0
+    agree = np.sum(((fsoft > 0) == (clip.codeword[None, :] == 1)) & seen) / max(1, int(seen.sum()))
     return clip, wins, float(agree)
 
 
@@ -95,9 +107,7 @@ def _fill(raw: _Raw, clip, wins, agree, t_centre, log10_hyp, fps: float) -> None
     found_clip = clip.log10_p <= _decide.LOG10_ALPHA and clip.version == _code.VERSION
     best = clip
     if not found_clip:
-        passing = [
-            w[3] for w in wins if w[3].log10_p <= _decide.LOG10_ALPHA and w[3].version == _code.VERSION
-        ]
+        passing = [w[3] for w in wins if w[3].log10_p <= _decide.LOG10_ALPHA and w[3].version == _code.VERSION]
         if passing:
             best = min(passing, key=lambda r: r.log10_p)
     raw.found = best.log10_p <= _decide.LOG10_ALPHA and best.version == _code.VERSION
@@ -108,7 +118,8 @@ def _fill(raw: _Raw, clip, wins, agree, t_centre, log10_hyp, fps: float) -> None
     raw.frames_used = len(t_centre)
     raw.frame_bit_agreement = agree
     raw.time_offset_s = best.offset_s
-    raw.threshold_bits = _code.min_agreeing_bits(_code.N_CODED, log10_hyp + _decide.LOG10_CODEWORDS)
+    raw.n_bits = clip.n_bits
+    raw.threshold_bits = _code.min_agreeing_bits(clip.n_bits, log10_hyp + _decide.LOG10_CODEWORDS)
     raw.windows = []
     ranges = []
     for start, end, _idx, res, wsoft in wins:
@@ -132,9 +143,7 @@ def _fill(raw: _Raw, clip, wins, agree, t_centre, log10_hyp, fps: float) -> None
         if cid is not None:
             ranges.append([start, end, cid])
     if raw.found and not wins:
-        ranges.append(
-            [max(0.0, float(t_centre.min()) - 0.5 / fps), float(t_centre.max()) + 0.5 / fps, raw.content_id]
-        )
+        ranges.append([max(0.0, float(t_centre.min()) - 0.5 / fps), float(t_centre.max()) + 0.5 / fps, raw.content_id])
     merged: list[list] = []
     for r in ranges:
         if merged and merged[-1][2] == r[2] and r[0] <= merged[-1][1] + 1e-9:
@@ -145,7 +154,8 @@ def _fill(raw: _Raw, clip, wins, agree, t_centre, log10_hyp, fps: float) -> None
 
 
 def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, timestamps, options):
-    step, channel = params.step, params.channel
+    channels = tuple(c for c, _ in params.carriers)
+    steps = tuple(float(st) for _, st in params.carriers)
     tiles, pairs, times = [], [], []
     keeper = _Keeper(options.keep_frames) if options.resync else None
     n = 0
@@ -154,14 +164,12 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         if timestamps is not None and i >= len(timestamps):
             raise WatermarkInputError("more frames than timestamps")
         t = (float(timestamps[i]) if timestamps is not None else i / fps) + 0.5 / fps
-        h, w = frame.shape[:2]
-        y = _resample.resize(_rule.carrier(frame, channel), _resample.working_shape(h, w))
-        f, p = fold(block_s0(y), step)
+        f, p = measure_planes(planes(frame, channels, _resample.working_shape(*frame.shape[:2])), steps)
         tiles.append(f)
         pairs.append(p)
         times.append(t)
         if keeper is not None and keeper.wants(i):
-            keeper.add(i, t, _fine_luma(frame, channel))
+            keeper.add(i, t, _fine_planes(frame, channels))
         n += 1
     if n == 0:
         raise WatermarkInputError("no frames to analyse")
@@ -169,10 +177,11 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         raise WatermarkInputError(f"{len(timestamps)} timestamps for {n} frames")
     tiles_a, pairs_a, t_a = np.array(tiles), np.array(pairs), np.array(times)
 
-    per_test = math.log10(2 * _decide.N_OFFSETS)
+    per_test = math.log10(_decide.hypotheses_per_test(len(channels)))
     n_tests = 1 + _n_windows(t_a)
     if keeper is not None:
-        n_tests += N_RESYNC_CANDIDATES * (1 + _n_windows(np.array([it[1] for it in keeper.items])))
+        # Candidate 1 (aligned grid, gains searched) and candidate 2 (grid + gains, every cyclic tile shift).
+        n_tests += (1 + len(ALL_SHIFTS)) * (1 + _n_windows(np.array([it[1] for it in keeper.items])))
     log10_hyp = per_test + math.log10(n_tests)
 
     raw = _Raw(log10_hypotheses=log10_hyp)
@@ -182,23 +191,21 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         return raw
 
     best_raw = raw
-    for geometry, eff_step in _resync_candidates(keeper, step, key):
+    for geometry, eff_steps, shifts in _resync_candidates(keeper, steps, options.sync_frames):
         k_tiles, k_pairs, k_t = [], [], []
-        for _i, t, luma in keeper.items:
-            y = _resample.resize(
-                luma.astype(np.float32), _resample.working_shape(*luma.shape, geometry.scale)
-            )
-            f, p = fold(block_s0(y, geometry.py, geometry.px), eff_step, geometry.sy, geometry.sx)
+        for _i, t, fine in keeper.items:
+            work = [work_from_fine(pl.astype(np.float32), geometry) for pl in fine]
+            f, p = measure_planes(work, eff_steps)
             k_tiles.append(f)
             k_pairs.append(p)
             k_t.append(t)
         k_t_a = np.array(k_t)
-        clip, wins, agree = _evaluate(np.array(k_tiles), np.array(k_pairs), k_t_a, key, log10_hyp)
+        clip, wins, agree = _evaluate(np.array(k_tiles), np.array(k_pairs), k_t_a, key, log10_hyp, shifts)
         cand = _Raw(log10_hypotheses=log10_hyp, resynchronised=True)
+        gains = ",".join(f"{a / b:.3f}" for a, b in zip(steps, eff_steps, strict=True))
         cand.geometry = (
             f"scale={geometry.scale:.4f} phase=({geometry.py},{geometry.px}) "
-            f"shift=({geometry.sy},{geometry.sx}) "
-            f"gain={step / eff_step:.3f}"
+            f"shift=({geometry.sy},{geometry.sx}) gain={gains}"
         )
         _fill(cand, clip, wins, agree, k_t_a, log10_hyp, fps)
         if cand.found or cand.log10_p < best_raw.log10_p:
@@ -208,20 +215,16 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
     return best_raw
 
 
-def _resync_candidates(keeper: _Keeper, step: float, key: bytes):
+def _resync_candidates(keeper: _Keeper, steps: tuple[float, ...], sync_frames: int):
     items = keeper.items
-    pick = np.unique(np.linspace(0, len(items) - 1, min(len(items), 8)).round().astype(int))
-    lumas = [items[j][2].astype(np.float32) for j in pick]
-    t_sync = np.array([items[j][1] for j in pick])
-    # Candidate 1: aligned grid, luma gain searched (contrast, gamma-like tone changes).
-    aligned = Geometry()
-    s0_aligned = [block_s0(_resample.resize(y, _resample.working_shape(*y.shape))) for y in lumas]
-    yield aligned, _sync.search_gain(s0_aligned, step)
-    # Candidate 2: grid scale/phase, then gain, then the cyclic tile shift.
-    g, _score = _sync.search_grid(lumas, step)
-    ys = [_resample.resize(y, _resample.working_shape(*y.shape, g.scale)) for y in lumas]
-    s0s = [block_s0(y, g.py, g.px) for y in ys]
-    eff = _sync.search_gain(s0s, step)
-    tiles = np.array([fold(s0, eff)[0] for s0 in s0s])
-    sy, sx = _sync.search_shift(tiles, t_sync, key)
-    yield Geometry(g.scale, g.py, g.px, sy, sx), eff
+    pick = np.unique(np.linspace(0, len(items) - 1, min(len(items), sync_frames)).round().astype(int))
+    fines = [items[j][2].astype(np.float32) for j in pick]
+
+    def work(g):
+        return [[work_from_fine(pl, g) for pl in f] for f in fines]
+
+    # Candidate 1: aligned grid, per-carrier gain searched (contrast and other tone changes).
+    yield Geometry(), _sync.search_gains(work(Geometry()), steps), ((0, 0),)
+    # Candidate 2: grid scale and phase, then gains; the cyclic tile shift is searched by decoding every one.
+    g = _sync.search_grid(fines, steps)
+    yield g, _sync.search_gains(work(g), steps), ALL_SHIFTS

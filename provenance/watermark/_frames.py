@@ -6,9 +6,7 @@ import numpy as np
 
 from ..errors import WatermarkInputError
 
-MIN_EMBED_SHORT = (
-    256  # below this the working grid (short side 256 px) would be upsampled: too small to carry
-)
+MIN_EMBED_SHORT = 256  # below this the working grid (short side 256 px) would be upsampled: too small to carry
 MIN_DETECT_SHORT = 64
 MAX_ASPECT = 4.0
 
@@ -19,9 +17,7 @@ def check_frame(frame: object, index: int, *, min_short: int) -> np.ndarray:
     if frame.dtype != np.uint8:
         raise WatermarkInputError(f"frame {index}: expected dtype uint8, got {frame.dtype}")
     if frame.ndim != 3 or frame.shape[2] != 3:
-        raise WatermarkInputError(
-            f"frame {index}: expected an RGB array of shape (H, W, 3), got {frame.shape}"
-        )
+        raise WatermarkInputError(f"frame {index}: expected an RGB array of shape (H, W, 3), got {frame.shape}")
     h, w = frame.shape[:2]
     if min(h, w) < min_short:
         raise WatermarkInputError(

@@ -1,6 +1,6 @@
 """Area (box) resampling with numpy only: the working-resolution normalisation of the watermark.
 
-The mark lives on a grid at a WORKING resolution (short side 256 px). Frames are area-downsampled to it for
+The mark lives on a grid at a WORKING resolution (short side 128 px). Frames are area-downsampled to it for
 both embedding and detection, so any isotropic rescale of a marked video is undone by the detector. The
 embedder brings its working-resolution change back to the frame with ``r * D^T`` (D = the area-downsampling
 operator, r its factor): a partition of unity with ``D (r D^T) = I`` for integer factors, i.e. the detector
@@ -77,7 +77,7 @@ def upsample_delta(delta: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return _apply(_apply(delta, up_taps(shape[0], h), 0), up_taps(shape[1], w), 1)
 
 
-WORK_SHORT = 256
+WORK_SHORT = 128  # 8x8 blocks of the working grid are 32x32 px on a 512 px frame
 
 
 def working_shape(h: int, w: int, scale: float = 1.0) -> tuple[int, int]:

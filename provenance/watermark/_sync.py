@@ -11,80 +11,94 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _decide, _keys, _resample
-from ._measure import Geometry, block_s0
+from . import _resample
+from ._measure import SUPER, Geometry, block_s0, super_shape, work_from_fine
 
-# A crop kept at its cropped size maps the original to ``scale`` < 1 of the working grid.
-SCALES = tuple(float(s) for s in np.round(0.988 ** np.arange(-3, 31), 4))  # 1.037 .. 0.69
-GAINS = tuple(float(g) for g in np.round(np.arange(0.76, 1.34, 0.002), 4))  # 1 / luma gain searched
+# A crop kept at its cropped size maps the original to ``scale`` < 1 of the working grid. 2 % steps: with
+# 32-px blocks on a 512-px frame a 1 % scale error moves the frame edge by a tenth of a block.
+SCALES = tuple(float(s) for s in np.round(0.98 ** np.arange(-2, 18), 4))  # 1.04 .. 0.71
+GAINS = tuple(float(g) for g in np.round(np.arange(0.76, 1.34, 0.002), 4))  # 1 / level gain searched
+_BLOCK_SUPER = 8 * SUPER  # one block in super-resolution pixels
 
 
-def _box_means(y: np.ndarray) -> np.ndarray:
-    """Mean of every 8x8 window (top-left anchored): (h - 7, w - 7)."""
+def _box_means(y: np.ndarray, size: int) -> np.ndarray:
+    """Mean of every size x size window (top-left anchored): (h - size + 1, w - size + 1)."""
     c = np.zeros((y.shape[0] + 1, y.shape[1] + 1))
     c[1:, 1:] = np.cumsum(np.cumsum(y, axis=0, dtype=np.float64), axis=1)
-    s = c[8:, 8:] - c[:-8, 8:] - c[8:, :-8] + c[:-8, :-8]
-    return s / 64.0
+    s = c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size]
+    return s / float(size * size)
 
 
-def _proxy_scores(y: np.ndarray, step: float) -> np.ndarray:
-    """(8, 8) |mean z^2| per grid phase, with s0 approximated by 8 x the block mean (exact on flat blocks)."""
-    means = _box_means(y)
-    scores = np.zeros((8, 8))
-    for py in range(8):
-        for px in range(8):
-            m = means[py::8, px::8]
-            scores[py, px] = abs(np.exp(4j * np.pi * 8.0 * m / step).mean())
-    return scores
+def _proxy(means: np.ndarray, step: float, py: int, px: int) -> tuple[complex, int]:
+    """Sum of z^2 over the grid at super-pixel phase (py, px), s0 ~ 8 x block mean (exact on flat blocks)."""
+    m = means[py::_BLOCK_SUPER, px::_BLOCK_SUPER]
+    return complex(np.exp(4j * np.pi * 8.0 * m / step).sum()), m.size
 
 
-def _exact_score(lumas: list[np.ndarray], step: float, g: Geometry) -> float:
-    total = 0.0
-    for y_fine in lumas:
-        y = _resample.resize(y_fine, _resample.working_shape(*y_fine.shape, g.scale))
-        s0 = block_s0(y, g.py, g.px)
-        total += abs(np.exp(4j * np.pi * s0 / step).mean())
-    return total / len(lumas)
+# Scores are |sum z^2| / sqrt(blocks): a z-score, so that small (down-scaled) grids, whose mean over fewer
+# blocks is noisier, are not favoured. Sums are coherent over frames: the QIM phase is shared by the frames.
+def _exact_score(fines: list[np.ndarray], steps: tuple[float, ...], g: Geometry) -> float:
+    total = np.zeros(len(steps), complex)
+    count = 0
+    for fine in fines:
+        for k, (plane, step) in enumerate(zip(fine, steps, strict=True)):
+            s0 = block_s0(work_from_fine(plane, g))
+            total[k] += np.exp(4j * np.pi * s0 / step).sum()
+            count += s0.size
+    return float(np.sum(np.abs(total)) / np.sqrt(max(count, 1)))
 
 
-def search_grid(lumas: list[np.ndarray], step: float, refine: int = 4) -> tuple[Geometry, float]:
-    """Best (scale, py, px) over SCALES x 64 phases by the proxy, the top ``refine`` re-scored exactly."""
-    ranked = []
+def _phase_score(means: list[list[np.ndarray]], steps: tuple[float, ...], py: int, px: int) -> float:
+    acc = np.zeros(len(steps), complex)
+    count = 0
+    for fm in means:
+        for k, step in enumerate(steps):
+            z, n = _proxy(fm[k], step, py, px)
+            acc[k] += z
+            count += n
+    return float(np.abs(acc).sum() / np.sqrt(max(count, 1)))
+
+
+def search_grid(fines: list[np.ndarray], steps: tuple[float, ...], keep: int = 6) -> Geometry:
+    """Best (scale, py, px): SCALES x 256 coarse phases by the proxy, the best ``keep`` refined in scale and
+    to the quarter working pixel, then re-scored exactly. ``fines``: per frame, the (K, h, w) stored
+    planes."""
+    coarse = []
+    cache = {}
     for scale in SCALES:
-        acc = np.zeros((8, 8))
-        for y_fine in lumas:
-            y = _resample.resize(y_fine, _resample.working_shape(*y_fine.shape, scale))
-            acc += _proxy_scores(y, step)
-        for py, px in zip(*np.unravel_index(np.argsort(acc, axis=None)[-2:], acc.shape), strict=True):
-            ranked.append((acc[py, px] / len(lumas), Geometry(scale, int(py), int(px))))
-    ranked.sort(key=lambda r: -r[0])
-    best = max(((_exact_score(lumas, step, g), g) for _, g in ranked[:refine]), key=lambda r: r[0])
-    return best[1], best[0]
+        means = [
+            [_box_means(_resample.resize(pl, super_shape(*pl.shape, scale)), _BLOCK_SUPER) for pl in f] for f in fines
+        ]
+        cache[scale] = means
+        for py in range(0, _BLOCK_SUPER, 2):
+            for px in range(0, _BLOCK_SUPER, 2):
+                coarse.append((_phase_score(means, steps, py, px), Geometry(scale, py, px)))
+    coarse.sort(key=lambda r: -r[0])
+    refined = []
+    for _, g in coarse[:keep]:
+        for scale in g.scale * (1.0 + np.arange(-4, 5) * 0.0025):
+            means = cache.get(scale) or [
+                [_box_means(_resample.resize(pl, super_shape(*pl.shape, scale)), _BLOCK_SUPER) for pl in f]
+                for f in fines
+            ]
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    py, px = (g.py + dy) % _BLOCK_SUPER, (g.px + dx) % _BLOCK_SUPER
+                    refined.append((_phase_score(means, steps, py, px), Geometry(float(scale), py, px)))
+    refined.sort(key=lambda r: -r[0])
+    return max(refined[:keep], key=lambda r: _exact_score(fines, steps, r[1]))[1]
 
 
-def search_gain(s0_frames: list[np.ndarray], step: float) -> float:
-    """The QIM step that best matches the received luma scale: step / gain for the best gain in GAINS."""
-    s0 = np.concatenate([s.reshape(-1) for s in s0_frames])
-    best, best_score = 1.0, -1.0
-    for g in GAINS:
-        score = abs(np.exp(4j * np.pi * s0 * g / step).mean())
-        if score > best_score:
-            best, best_score = g, score
-    return step / best
-
-
-def search_shift(tile_sums: np.ndarray, t_centre: np.ndarray, key: bytes) -> tuple[int, int]:
-    """Cyclic tile shift (sy, sx) maximising the energy of the soft coded bits over temporal key phases."""
-    grid = tile_sums.reshape(-1, _keys.TILE, _keys.TILE)
-    lay = _decide.layouts_for(t_centre)
-    onehot = (lay[:, :, None] == np.arange(_keys.N_LAYOUTS)[None, None, :]).astype(np.float64)
-    best, best_e = (0, 0), -1.0
-    for sy in range(_keys.TILE):
-        for sx in range(_keys.TILE):
-            rolled = np.roll(grid, (sy, sx), axis=(1, 2)).reshape(len(grid), -1)
-            sums = _decide.coded_sums(rolled, key)  # (N, P, C)
-            z = np.einsum("onp,npc->oc", onehot, sums)
-            e = float(np.max(np.sum(np.abs(z) ** 2, axis=1)))
-            if e > best_e:
-                best, best_e = (sy, sx), e
-    return best
+def search_gains(work: list[list[np.ndarray]], steps: tuple[float, ...]) -> tuple[float, ...]:
+    """Per carrier, the QIM step matching the received level scale: step / gain for the best gain in GAINS."""
+    out = []
+    gains = np.array(GAINS)
+    for k, step in enumerate(steps):
+        s0 = np.concatenate([block_s0(f[k]).reshape(-1) for f in work])
+        scores = np.array([abs(np.exp(4j * np.pi * s0 * gain / step).mean()) for gain in gains])
+        # Keep the nominal step unless another gain is clearly better: with a weak mark the maximum over
+        # hundreds of gains is otherwise a noise peak.
+        unity = scores[int(np.argmin(np.abs(gains - 1.0)))]
+        best = int(np.argmax(scores))
+        out.append(step / float(gains[best]) if scores[best] > 2.0 * unity else step)
+    return tuple(out)
