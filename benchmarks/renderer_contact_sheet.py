@@ -1,8 +1,7 @@
 """Contact sheet of rendered frames: rows = portraits, columns = motions, plus a 2x zoom of the mouth.
 
 python benchmarks/renderer_contact_sheet.py                      # bundled sample + variations -> docs/
-python benchmarks/renderer_contact_sheet.py --shared out.png     # the evaluation portraits (never commit)
-"""
+python benchmarks/renderer_contact_sheet.py --shared out.png     # the evaluation portraits (never commit)"""
 
 from __future__ import annotations
 
@@ -106,8 +105,7 @@ def main() -> None:
     if args.shared:
         cv2.imwrite(out, cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     else:
-        # The committed sheet is palette-quantised (256 colours, dithered) to stay a modest size in the
-        # repository.
+        # The committed sheet is palette-quantised (256 colours, dithered) to stay a modest size in the repository.
         from PIL import Image
 
         q = Image.fromarray(img).quantize(

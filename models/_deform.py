@@ -1,22 +1,14 @@
-"""Expression deformation: motion dims -> displacement fields, defined analytically around the portrait's
-landmarks.
+"""Expression deformation: motion dims -> displacement fields, defined analytically around the portrait's landmarks.
 
-Every expression dim moves the face *linearly* in its value, so each one is a fixed displacement field (per
-unit of
-the dim) that can be evaluated at any point: on a dense grid once at start-up (the renderer then only sums a
-few
-precomputed fields per frame) and at landmarks or contour points (for drawing the mouth interior in exactly
-the
+Every expression dim moves the face *linearly* in its value, so each one is a fixed displacement field (per unit of
+the dim) that can be evaluated at any point: on a dense grid once at start-up (the renderer then only sums a few
+precomputed fields per frame) and at landmarks or contour points (for drawing the mouth interior in exactly the
 place the warp opened it).
 
-Fields live in a face frame: ``u`` along the eye axis (33 -> 263), ``v`` perpendicular to it, pointing to the
-chin,
-both in IOD units, origin at the inner-lip midpoint. The mouth is split into an upper and a lower part along
-the
-*mid-curve* between the inner lips: dims that move the two parts differently (jaw, lip raise/depress, pucker)
-tear
-the image there, and the renderer fills the tear with a synthesised mouth interior. Beyond the inner lip
-corners the
+Fields live in a face frame: ``u`` along the eye axis (33 -> 263), ``v`` perpendicular to it, pointing to the chin,
+both in IOD units, origin at the inner-lip midpoint. The mouth is split into an upper and a lower part along the
+*mid-curve* between the inner lips: dims that move the two parts differently (jaw, lip raise/depress, pucker) tear
+the image there, and the renderer fills the tear with a synthesised mouth interior. Beyond the inner lip corners the
 split widens into a smooth blend, so cheeks stretch instead of tearing.
 """
 
@@ -113,8 +105,7 @@ class FaceFrame:
 
 
 class ExpressionModel:
-    """Per-unit displacement fields of the expression dims for one portrait (frame-pixel landmarks
-    ``pts``)."""
+    """Per-unit displacement fields of the expression dims for one portrait (frame-pixel landmarks ``pts``)."""
 
     def __init__(self, pts: np.ndarray, frame_shape: tuple[int, int]) -> None:
         self.pts = np.asarray(pts, dtype=np.float64)
@@ -187,11 +178,9 @@ class ExpressionModel:
 
     # ---------------------------------------------------------------- fields
     def fields(self, xy: np.ndarray, lower: np.ndarray | None = None, dout: np.ndarray | None = None) -> np.ndarray:
-        """Per-unit displacement (pixels) of every expression dim at points ``xy`` (..., 2): (K, ..., 2)
-        float32.
+        """Per-unit displacement (pixels) of every expression dim at points ``xy`` (..., 2): (K, ..., 2) float32.
 
-        ``lower`` overrides the upper/lower mouth split (0/1) for points on the tear itself; ``dout``
-        overrides the
+        ``lower`` overrides the upper/lower mouth split (0/1) for points on the tear itself; ``dout`` overrides the
         distance outside the face oval.
         """
         u, v = self.frame.to_face(np.asarray(xy, dtype=np.float64))
@@ -207,19 +196,15 @@ class ExpressionModel:
         lateral = _gauss(np.maximum(np.abs(u - self.mouth_c) - 0.4, 0.0), 0.2)
         f_out = below * _gauss(dout, 0.35) * lateral + (1.0 - below) * _gauss(dout, 0.2)
 
-        # Opening profile along the mouth: 1 at the centre, 0 at (and beyond) the inner lip corners, so the
-        # tear
+        # Opening profile along the mouth: 1 at the centre, 0 at (and beyond) the inner lip corners, so the tear
         # closes at the corners and the cheeks stretch instead of tearing.
         k = np.clip(1.0 - a * a, 0.0, 1.0) ** 0.6
         cheek = _gauss(np.maximum(a - 1.0, 0.0) * self.mouth_hw, 0.25)
         g_lip = _gauss(np.maximum(a - 1.0, 0.0) * self.mouth_hw, 0.15) * _gauss(s, 0.22)
 
-        # jaw_open, per unit of inner-lip gap (IOD). On the mid-curve the lower side moves JAW_LOWER_SHARE *
-        # k + c,
-        # the upper side -(1 - JAW_LOWER_SHARE) * k + c (c: the corners' own drop), so the gap opens by
-        # exactly k.
-        # Below the line the lower face blends into the rigid jaw drop; above it the motion decays towards
-        # the nose.
+        # jaw_open, per unit of inner-lip gap (IOD). On the mid-curve the lower side moves JAW_LOWER_SHARE * k + c,
+        # the upper side -(1 - JAW_LOWER_SHARE) * k + c (c: the corners' own drop), so the gap opens by exactly k.
+        # Below the line the lower face blends into the rigid jaw drop; above it the motion decays towards the nose.
         c0 = JAW_CORNER_DROP * (1.0 - k) * cheek
         f_lat = 1.0 - 0.7 * _smoothstep(0.45, 1.1, np.abs(du_c))
         chin = JAW_LOWER_SHARE * f_lat * f_out
@@ -284,8 +269,7 @@ class ExpressionModel:
         return blink, (eye["hw"] * w_g, max(h_c, 0.0) / 2.0 * w_g)
 
     def landmark_fields(self) -> np.ndarray:
-        """(K, 478, 2) per-unit displacement of the landmarks, lip points assigned to their side of the
-        tear."""
+        """(K, 478, 2) per-unit displacement of the landmarks, lip points assigned to their side of the tear."""
         lower = np.full(len(self.pts), np.nan)
         lower[list(UPPER_LIP_SET)] = 0.0
         lower[list(LOWER_LIP_SET)] = 1.0

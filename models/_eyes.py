@@ -1,11 +1,8 @@
 """Closed-eyelid synthesis for blinks.
 
-The warp closes an eye by sliding the upper lid down and compressing the eyeball into the closure line; at
-full
-closure that line would still show a sliver of sclera. This module draws the lash line along the moved upper
-lid
-margin (colour taken from the portrait's own lash line), fading in over the second half of the blink, so a
-closed
+The warp closes an eye by sliding the upper lid down and compressing the eyeball into the closure line; at full
+closure that line would still show a sliver of sclera. This module draws the lash line along the moved upper lid
+margin (colour taken from the portrait's own lash line), fading in over the second half of the blink, so a closed
 eye reads as a closed eye and a half blink is left to the warp.
 """
 
@@ -101,8 +98,7 @@ class EyeSynth:
             x1, y1 = min(x1, left + smap.shape[1]), min(y1, top + smap.shape[0])
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
-            # Cross-fade the eye region to the inpainted "lids closed" portrait, sampled through the same
-            # warp.
+            # Cross-fade the eye region to the inpainted "lids closed" portrait, sampled through the same warp.
             lid = np.zeros((y1 - y0, x1 - x0), np.uint8)
             rp = np.round((region - [x0, y0]) * (1 << _SHIFT)).astype(np.int32)
             cv2.fillPoly(lid, [rp], 255, lineType=cv2.LINE_AA, shift=_SHIFT)

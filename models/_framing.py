@@ -1,11 +1,8 @@
 """Output framing of the renderer: which part of the portrait becomes the video frame, at what size.
 
-``"crop"``: a square centred on the face, side ``CROP_FACE_RATIO`` times the landmark box, kept inside the
-image
-(shrunk to the image's short side if needed, never padded with invented pixels), resized to ``size`` x
-``size``.
-``"full"``: the whole portrait, longest side capped at ``size`` (never upscaled); both sides rounded down to
-even
+``"crop"``: a square centred on the face, side ``CROP_FACE_RATIO`` times the landmark box, kept inside the image
+(shrunk to the image's short side if needed, never padded with invented pixels), resized to ``size`` x ``size``.
+``"full"``: the whole portrait, longest side capped at ``size`` (never upscaled); both sides rounded down to even
 numbers, as H.264 with 4:2:0 chroma needs.
 """
 
@@ -17,18 +14,15 @@ import cv2
 import numpy as np
 
 FRAMINGS = ("crop", "full")
-# Landmarks span brow-to-chin; 2.0x leaves room for hair, ears, neck and head motion (about what VoxCeleb
-# crops hold).
+# Landmarks span brow-to-chin; 2.0x leaves room for hair, ears, neck and head motion (about what VoxCeleb crops hold).
 CROP_FACE_RATIO = 2.0
-# The landmark box centre sits low on the head (no hair); lift the crop centre by this fraction of the box
-# height.
+# The landmark box centre sits low on the head (no hair); lift the crop centre by this fraction of the box height.
 CROP_LIFT = 0.08
 
 
 @dataclass(frozen=True)
 class Framing:
-    """``image`` is the framed source (H, W, 3) uint8; ``matrix`` (2x3) maps portrait pixels to frame
-    pixels."""
+    """``image`` is the framed source (H, W, 3) uint8; ``matrix`` (2x3) maps portrait pixels to frame pixels."""
 
     image: np.ndarray
     matrix: np.ndarray

@@ -1,16 +1,11 @@
 """Mouth interior synthesis: fills the tear the warp opens between the lips.
 
-The tear runs along the mid-curve between the inner lips (see ``_deform``). Its two edges are that curve
-moved with
-the upper and with the lower part of the mouth, so the interior drawn here lines up with the warped lips
-exactly.
-The interior is a dark cavity shaded darker towards the corners and under the upper lip, a tongue hint low in
-the
-cavity when the mouth is wide open, and - for portraits whose mouth is closed - synthesised upper (and, when
-wide
+The tear runs along the mid-curve between the inner lips (see ``_deform``). Its two edges are that curve moved with
+the upper and with the lower part of the mouth, so the interior drawn here lines up with the warped lips exactly.
+The interior is a dark cavity shaded darker towards the corners and under the upper lip, a tongue hint low in the
+cavity when the mouth is wide open, and - for portraits whose mouth is closed - synthesised upper (and, when wide
 open, lower) teeth. Portraits that already show teeth keep their own: the tear splits them between the jaws.
-Colours come from the portrait (lip colour, face brightness, saturation), so a greyscale or dim portrait gets
-a
+Colours come from the portrait (lip colour, face brightness, saturation), so a greyscale or dim portrait gets a
 greyscale or dim mouth. Edges are anti-aliased (sub-pixel polygon fill with ``LINE_AA``).
 """
 
@@ -94,8 +89,7 @@ class MouthSynth:
     def render(self, frame: np.ndarray, expr_values: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None) -> None:
         """Draw the interior into ``frame`` (RGB uint8, modified in place)."""
         up, lo = self.edges(expr_values, pose)
-        # The warp is inverted on a half-resolution grid, so the lip edges next to the tear are smeared over
-        # about
+        # The warp is inverted on a half-resolution grid, so the lip edges next to the tear are smeared over about
         # one grid cell; the cavity reaches that far under the lower lip (which moves most) to hide it.
         down = self._down(pose)[0]
         down = down / max(float(np.hypot(*down)), 1e-6)

@@ -1,20 +1,14 @@
 """Dense image warp: expression fields + 3D head pose -> one backward map for ``cv2.remap``.
 
-Forward model, per source pixel x (frame pixels): ``q = x + E(x)`` (the expression fields, summed), then the
-head
-pose rotates q in 3D about a pivot at ear depth, using a depth map interpolated from the FaceMesh z values,
-and
-projects it back with weak perspective (orthographic + scale): ``p = c + s * R[:2] @ (q - c, z) + t``. The
-pose is
-blended with a weight that is 1 on the head (face + hair) and falls smoothly to 0 over the neck and
-shoulders, so
+Forward model, per source pixel x (frame pixels): ``q = x + E(x)`` (the expression fields, summed), then the head
+pose rotates q in 3D about a pivot at ear depth, using a depth map interpolated from the FaceMesh z values, and
+projects it back with weak perspective (orthographic + scale): ``p = c + s * R[:2] @ (q - c, z) + t``. The pose is
+blended with a weight that is 1 on the head (face + hair) and falls smoothly to 0 over the neck and shoulders, so
 the background and body stay still.
 
 Rendering needs the inverse (for each output pixel, where to sample the source). The forward displacement D is
-smooth except at the mouth tear, so the fixed point ``x <- p - D(x)`` converges in a few steps; everything
-runs on a
-half-resolution grid and the displacement is upsampled bilinearly. The mouth tear is covered by the
-synthesised
+smooth except at the mouth tear, so the fixed point ``x <- p - D(x)`` converges in a few steps; everything runs on a
+half-resolution grid and the displacement is upsampled bilinearly. The mouth tear is covered by the synthesised
 interior, so the iteration's behaviour inside the gap never shows.
 """
 
@@ -33,14 +27,15 @@ FIXED_POINT_STEPS = 3
 # re-detects as 13-16 degrees. 1.5 was calibrated by that round trip on the bundled sample and checked on the
 # shared evaluation portraits (benchmarks/renderer_quality.py).
 DEPTH_GAIN = 1.5
+# Above 1, the 99th-percentile slope may fold slightly (invisible); ~20 degrees keep the full gain, 30 do not.
+FOLD_MARGIN = 1.2
 _POSE_DIMS = ("head_yaw", "head_pitch", "head_roll", "head_tx", "head_ty", "head_scale")
 
 
 def pose_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
     """3x3 rotation in image axes (x right, y down, z away from the viewer); signs follow models.motion."""
     a, b, c = math.radians(yaw), math.radians(pitch), math.radians(roll)
-    # yaw about y: nose (z < 0) moves to +x for yaw > 0.  pitch about x: nose moves to +y (down) for pitch >
-    # 0.
+    # yaw about y: nose (z < 0) moves to +x for yaw > 0.  pitch about x: nose moves to +y (down) for pitch > 0.
     ry = np.array([[math.cos(a), 0.0, -math.sin(a)], [0.0, 1.0, 0.0], [math.sin(a), 0.0, math.cos(a)]])
     rx = np.array([[1.0, 0.0, 0.0], [0.0, math.cos(b), -math.sin(b)], [0.0, math.sin(b), math.cos(b)]])
     rz = np.array([[math.cos(c), -math.sin(c), 0.0], [math.sin(c), math.cos(c), 0.0], [0.0, 0.0, 1.0]])
@@ -76,6 +71,10 @@ class DenseWarp:
         self.pivot = np.array([oval[:, 0].mean(), oval[:, 1].mean(), oval[:, 2].mean()])
         self.zmap = self._depth_map(pts)
         self.pose_w = self._pose_weight(oval)
+        gy, gx = np.gradient(self.zmap / factor)
+        head = self.pose_w > 0.5
+        self.slope_x = max(float(np.percentile(np.abs(gx[head]), 99)), 0.1) if head.any() else 1.0
+        self.slope_y = max(float(np.percentile(np.abs(gy[head]), 99)), 0.1) if head.any() else 1.0
         # Supports (grid boxes) of the expression fields and of the head motion: the warp runs only there.
         self.expr_roi = self._pad_box(self.roi)
         ys, xs = np.nonzero(self.pose_w > 0.0)
@@ -84,6 +83,14 @@ class DenseWarp:
             (min(pose_box[0], self.roi[0]), max(pose_box[1], self.roi[1]),
              min(pose_box[2], self.roi[2]), max(pose_box[3], self.roi[3]))
         )  # fmt: skip
+        # Per-cell terms of the weighted pose displacement: (w (x - cx), w (y - cy), w (z - cz), w).
+        y0, y1, x0, x1 = self.full_roi
+        pw = self.pose_w[y0:y1, x0:x1]
+        self._pose_terms = np.stack(
+            [pw * (self.grid[y0:y1, x0:x1, 0] - self.pivot[0]), pw * (self.grid[y0:y1, x0:x1, 1] - self.pivot[1]),
+             pw * (self.zmap[y0:y1, x0:x1] - self.pivot[2]), pw],
+            axis=-1,
+        ).reshape(-1, 4).astype(np.float32)  # fmt: skip
         self._map_off = (np.float32(off), np.float32(factor))
         ident_x, ident_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         self.identity = np.stack([ident_x, ident_y], axis=-1)
@@ -121,6 +128,14 @@ class DenseWarp:
         if yaw == 0.0 and pitch == 0.0 and roll == 0.0 and tx == 0.0 and ty == 0.0 and sc == 0.0:
             return None
         a = (1.0 + sc) * pose_matrix(yaw, pitch, roll)[:2]
+        # Depth parallax, capped so the warp never folds: a fold (the nose sweeping over the far cheek) cannot be
+        # inverted and would smear. Folding starts where gain * sin(angle) * depth slope exceeds cos(angle).
+        gain = self.depth_gain
+        for angle, slope in ((yaw, self.slope_x), (pitch, self.slope_y)):
+            sa = abs(math.sin(math.radians(angle)))
+            if sa > 1e-6:
+                gain = min(gain, FOLD_MARGIN * math.cos(math.radians(angle)) / (sa * slope))
+        a[:, 2] *= gain
         t = np.array([tx, ty]) * self.iod
         return a, t
 
@@ -129,7 +144,7 @@ class DenseWarp:
         if pose is None:
             return xy
         a, t = pose
-        rel = np.concatenate([xy - self.pivot[:2], ((z - self.pivot[2]) * self.depth_gain)[:, None]], axis=1)
+        rel = np.concatenate([xy - self.pivot[:2], (z - self.pivot[2])[:, None]], axis=1)
         return self.pivot[:2] + rel @ a.T + t
 
     def depth_at(self, xy: np.ndarray) -> np.ndarray:
@@ -144,23 +159,27 @@ class DenseWarp:
         """Forward displacement D on the grid (gh, gw, 2) float32; zero outside the support of the motion."""
         d = np.zeros((self.gh, self.gw, 2), np.float32)
         nz = np.nonzero(expr_values)[0]
+        e = None
         if len(nz):
-            y0, y1, x0, x1 = self.roi
-            e = expr_values[nz].astype(np.float32) @ self.basis[nz]
-            d[y0:y1, x0:x1] = e.reshape(self.roi_shape)
+            e = (expr_values[nz].astype(np.float32) @ self.basis[nz]).reshape(self.roi_shape)
         if pose is not None:
-            y0, y1, x0, x1 = self.full_roi
-            sub = d[y0:y1, x0:x1]
+            # The pose is affine in (q, z) with q = x + E(x), so its weighted displacement splits into a smooth
+            # part, one small matmul over precomputed per-cell terms, plus (A - I) E inside the expression box.
             a, t = pose
-            a = a.astype(np.float32)
-            qx = self.grid[y0:y1, x0:x1, 0] + sub[..., 0] - np.float32(self.pivot[0])
-            qy = self.grid[y0:y1, x0:x1, 1] + sub[..., 1] - np.float32(self.pivot[1])
-            qz = (self.zmap[y0:y1, x0:x1] - np.float32(self.pivot[2])) * np.float32(self.depth_gain)
-            px = a[0, 0] * qx + a[0, 1] * qy + a[0, 2] * qz + np.float32(t[0])
-            py = a[1, 0] * qx + a[1, 1] * qy + a[1, 2] * qz + np.float32(t[1])
-            w = self.pose_w[y0:y1, x0:x1]
-            sub[..., 0] += w * (px - qx)
-            sub[..., 1] += w * (py - qy)
+            b = np.empty((4, 2), np.float32)
+            b[:3] = a.T
+            b[0, 0] -= 1.0
+            b[1, 1] -= 1.0
+            b[3] = t
+            y0, y1, x0, x1 = self.full_roi
+            d[y0:y1, x0:x1] = (self._pose_terms @ b).reshape(y1 - y0, x1 - x0, 2)
+            if e is not None:
+                y0, y1, x0, x1 = self.roi
+                lin = (a[:, :2] - np.eye(2)).astype(np.float32)
+                d[y0:y1, x0:x1] += e + self.pose_w[y0:y1, x0:x1, None] * (e @ lin.T)
+        elif e is not None:
+            y0, y1, x0, x1 = self.roi
+            d[y0:y1, x0:x1] = e
         return d
 
     def source_map(

@@ -2,19 +2,15 @@
 
 This module only reads images; it never writes media. Accepted inputs:
 
-- a path (``str`` / ``os.PathLike``) or encoded ``bytes`` of any format Pillow reads (JPEG, PNG, WebP, TIFF,
-BMP, ...);
+- a path (``str`` / ``os.PathLike``) or encoded ``bytes`` of any format Pillow reads (JPEG, PNG, WebP, TIFF, BMP, ...);
 - a ``PIL.Image.Image``;
 - a numpy array, assumed to be **RGB(A)** (not OpenCV's BGR): ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or
   ``(H, W, 4)``; dtype uint8, uint16 (full 16-bit range), bool, or float in ``[0, 1]``.
 
-Normalisation, in this order: EXIF orientation is applied (phone photos come out upright); greyscale is
-expanded to
-three channels; 16-bit and float data are scaled to 8 bits; an alpha channel is composited onto white
-(transparent
+Normalisation, in this order: EXIF orientation is applied (phone photos come out upright); greyscale is expanded to
+three channels; 16-bit and float data are scaled to 8 bits; an alpha channel is composited onto white (transparent
 portraits usually have a cut-out subject on a transparent background); images whose longest side exceeds
-``max_side`` (default 4096) are downscaled with area averaging, since face landmarks need far less resolution
-and the
+``max_side`` (default 4096) are downscaled with area averaging, since face landmarks need far less resolution and the
 renderer's output is capped anyway. Every failure raises :class:`models.errors.ImageError`.
 """
 
@@ -33,17 +29,14 @@ from models.errors import ImageError
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_SIDE = 4096
-# Pillow refuses images above 2 * MAX_IMAGE_PIXELS (~179 MP) as decompression bombs; we keep that refusal (an
-# image
-# that large is almost certainly hostile or a mistake) but silence the warning for the 89-179 MP band, which
-# we accept
+# Pillow refuses images above 2 * MAX_IMAGE_PIXELS (~179 MP) as decompression bombs; we keep that refusal (an image
+# that large is almost certainly hostile or a mistake) but silence the warning for the 89-179 MP band, which we accept
 # and downscale.
 _MIN_SIDE = 16
 
 
 def load_image(source: Any, *, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
-    """Load ``source`` as a C-contiguous RGB uint8 array ``(H, W, 3)``; see the module docstring for what is
-    accepted."""
+    """Load ``source`` as a C-contiguous RGB uint8 array ``(H, W, 3)`` (see the module docstring for inputs)."""
     if max_side < _MIN_SIDE:
         raise ValueError(f"max_side must be >= {_MIN_SIDE}, got {max_side}")
     rgb = _from_array(source) if isinstance(source, np.ndarray) else _from_pil(_open_pil(source), max_side)

@@ -1,15 +1,13 @@
 """Face landmarks for the renderer: mediapipe FaceMesh (478 points, iris included), run once per portrait.
 
 Points are in pixels of the image passed in: ``x`` right, ``y`` down, ``z`` towards the viewer is *negative*
-(mediapipe's convention, same scale as ``x``). Faces are listed left to right; :func:`select_face` picks the
-largest
+(mediapipe's convention, same scale as ``x``). Faces are listed left to right; :func:`select_face` picks the largest
 by default. Detection strategy, cheapest first, stopping at the first that finds a face:
 
 1. FaceMesh on the image (downscaled to at most 1280 px): works for ordinary portraits;
 2. the full-range face detector (small or distant faces), then FaceMesh on a crop around each detection;
 3. the same on a contrast-equalised copy (dark, hazy or stylised images);
-4. the image rotated by 90, 270 and 180 degrees (sideways or upside-down photos), points mapped back.
-"""
+4. the image rotated by 90, 270 and 180 degrees (sideways or upside-down photos), points mapped back."""
 
 from __future__ import annotations
 
@@ -118,8 +116,7 @@ def _resize(image: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _detect_any(image: np.ndarray, max_faces: int) -> list[np.ndarray]:
-    # FaceMesh's own detector is short-range: in a group photo it can miss the smaller faces, so the
-    # full-range
+    # FaceMesh's own detector is short-range: in a group photo it can miss the smaller faces, so the full-range
     # detector always runs too and any face it finds that FaceMesh did not is added.
     faces = _mesh(image, max_faces)
     if len(faces) < max_faces:
@@ -177,8 +174,7 @@ def _mesh_on_detections(image: np.ndarray, max_faces: int) -> list[np.ndarray]:
     import mediapipe as mp
 
     h, w = image.shape[:2]
-    # The detector tends to report only the most prominent face of a group, so it also runs on overlapping
-    # tiles.
+    # The detector tends to report only the most prominent face of a group, so it also runs on overlapping tiles.
     tiles = [(0, 0, w, h)]
     tw, th = round(0.6 * w), round(0.6 * h)
     tiles += [(x, y, tw, th) for x in (0, w - tw) for y in (0, h - th)]

@@ -1,10 +1,7 @@
-"""Raw neural face rendering (NO provenance: frames from here carry no watermark or manifest; ``sdk`` adds
-them).
+"""Raw neural face rendering (NO provenance: frames from here carry no watermark or manifest; ``sdk`` adds them).
 
-The seat for DIRFA's "generic generation network": :class:`OnnxRenderer` runs a user-supplied ONNX generator
-with
-the same interface as the default warp renderer (:class:`models.renderer.Renderer`), so the SDK can use
-either.
+The seat for DIRFA's "generic generation network": :class:`OnnxRenderer` runs a user-supplied ONNX generator with
+the same interface as the default warp renderer (:class:`models.renderer.Renderer`), so the SDK can use either.
 No trained generator ships with the project.
 
 ONNX contract (version 1)
@@ -13,12 +10,10 @@ Inputs, by name (batch dimension N may be fixed to 1 or dynamic):
 
 - ``source``: float32 ``(N, 3, H, W)``, RGB in ``[0, 1]``: the portrait framed as
 ``FaceRenderer(framing="crop")``
-  frames it (a face-centred square). H and W come from the model's static shape; if they are dynamic, from
-  ``size``.
+  frames it (a face-centred square). H and W come from the model's static shape; if they are dynamic, from ``size``.
 - ``motion``: float32 ``(N, D)``, one motion vector per frame in :mod:`models.motion` units and order
   (``D = NUM_MOTION_DIMS``). ``jaw_open`` is absolute (see :class:`models.renderer.FaceRenderer`).
-- ``source_landmarks`` (optional): float32 ``(N, 478, 3)``, the portrait's FaceMesh landmarks in the framed
-source,
+- ``source_landmarks`` (optional): float32 ``(N, 478, 3)``, the portrait's FaceMesh landmarks in the framed source,
   divided by (W, H, W).
 
 Output: the one named ``frame``, else the first output: float32 ``(N, 3, H, W)``, RGB in ``[0, 1]`` (clipped).

@@ -1,15 +1,10 @@
 """Raw face rendering (NO provenance: frames from here carry no watermark or manifest; ``sdk`` adds them).
 
-DIRFA's second stage turns a motion sequence and the source portrait into video frames. No trained neural
-generator
-ships with the project, so the default :class:`FaceRenderer` is a landmark-driven image warp: FaceMesh
-landmarks are
-detected once per portrait, every motion dim is a precomputed displacement field around them, the head pose
-is a 3D
-rotation with weak-perspective projection, and the mouth interior is synthesised where the lips part. Per
-frame the
-work is a weighted sum of a few fields, a short fixed-point inversion on a half-resolution grid, one
-``cv2.remap``
+DIRFA's second stage turns a motion sequence and the source portrait into video frames. No trained neural generator
+ships with the project, so the default :class:`FaceRenderer` is a landmark-driven image warp: FaceMesh landmarks are
+detected once per portrait, every motion dim is a precomputed displacement field around them, the head pose is a 3D
+rotation with weak-perspective projection, and the mouth interior is synthesised where the lips part. Per frame the
+work is a weighted sum of a few fields, a short fixed-point inversion on a half-resolution grid, one ``cv2.remap``
 and a small mouth composite. :class:`Renderer` is the seat for a neural generator (see
 ``models.onnx_renderer``).
 """
@@ -27,6 +22,7 @@ from models._eyes import EyeSynth
 from models._framing import frame_portrait
 from models._mouth import MouthSynth
 from models._warp import DenseWarp
+from models.errors import FaceTooSmallError
 from models.image_io import load_image
 from models.landmarks import INNER_LIP_LOWER, INNER_LIP_UPPER, FaceLandmarks, detect_faces, select_face
 from models.motion import MOTION_INDEX, NUM_MOTION_DIMS, clip_motion, neutral_motion
@@ -35,11 +31,13 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["FaceRenderer", "Renderer"]
 
+# Below this eye-corner distance in the output frame the mouth and eyes are a few pixels: nothing to animate.
+MIN_FRAME_IOD_PX = 16
+
 
 @runtime_checkable
 class Renderer(Protocol):
-    """What the SDK needs from a frame renderer: fixed frame size, a neutral motion, one frame per motion
-    vector."""
+    """What the SDK needs from a frame renderer: fixed frame size, a neutral motion, one frame per motion vector."""
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -63,12 +61,9 @@ class FaceRenderer:
     ``framing="full"`` (the portrait's own framing, never upscaled). Frame sides are always even.
     ``face_index``: which face of a group portrait, counted left to right; default the largest.
 
-    ``jaw_open`` is absolute (the inner-lip gap / IOD the frame should show), so a portrait photographed with
-    an
-    open mouth closes it when the motion says so; :meth:`neutral_motion` returns the portrait's own measured
-    gap,
-    which is why it can differ from :func:`models.motion.neutral_motion`. All other dims are relative to the
-    portrait.
+    ``jaw_open`` is absolute (the inner-lip gap / IOD the frame should show), so a portrait photographed with an
+    open mouth closes it when the motion says so; :meth:`neutral_motion` returns the portrait's own measured gap,
+    which is why it can differ from :func:`models.motion.neutral_motion`. All other dims are relative to the portrait.
     Motion values are clipped to the ranges in ``models.motion``.
     """
 
@@ -77,6 +72,12 @@ class FaceRenderer:
         face = select_face(rgb, face_index)
         framed = frame_portrait(rgb, face.points, size=size, framing=framing)
         pts = self._refine(framed.image, framed.map_points(face.points))
+        frame_iod = float(np.linalg.norm(pts[263, :2] - pts[33, :2]))
+        if frame_iod < MIN_FRAME_IOD_PX:
+            raise FaceTooSmallError(
+                f"the face would be {frame_iod:.0f} px across the eyes in a {framed.image.shape[1]}x"
+                f"{framed.image.shape[0]} frame (< {MIN_FRAME_IOD_PX}); use framing='crop' or a larger size"
+            )
         self._source = framed.image
         self._source.setflags(write=False)
         self._points = pts.astype(np.float32)
@@ -93,8 +94,7 @@ class FaceRenderer:
 
     @staticmethod
     def _refine(frame: np.ndarray, mapped: np.ndarray) -> np.ndarray:
-        """Re-detect on the framed image (landmarks at output resolution); keep the mapped ones if that
-        fails."""
+        """Re-detect on the framed image (landmarks at output resolution); keep the mapped ones if that fails."""
         try:
             faces: list[FaceLandmarks] = detect_faces(frame)
         except Exception:
@@ -153,8 +153,7 @@ class FaceRenderer:
         return frame
 
     def target_landmarks(self, motion_frame: np.ndarray) -> np.ndarray:
-        """Where the warp moves the portrait's landmarks for ``motion_frame``: (478, 2) frame pixels (for
-        tests)."""
+        """Where the warp moves the portrait's landmarks for ``motion_frame``: (478, 2) frame pixels (for tests)."""
         m = clip_motion(np.asarray(motion_frame, dtype=np.float32))
         expr = (m - self._neutral)[EXPRESSION_INDEX].astype(np.float64)
         if not hasattr(self, "_lm_basis"):

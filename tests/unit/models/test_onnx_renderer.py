@@ -1,5 +1,4 @@
-"""OnnxRenderer: the neural-generator seat, exercised with a tiny randomly initialised generator exported
-here."""
+"""OnnxRenderer: the neural-generator seat, exercised with a tiny randomly initialised generator exported here."""
 
 from __future__ import annotations
 

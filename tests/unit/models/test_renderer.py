@@ -1,5 +1,4 @@
-"""FaceRenderer: neutral reproduces the framed portrait, each motion changes the right region, typed
-errors."""
+"""FaceRenderer: neutral reproduces the framed portrait, each motion changes the right region, typed errors."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from models.errors import ImageError, NoFaceError
+from models.errors import FaceTooSmallError, ImageError, NoFaceError
 from models.motion import MOTION_INDEX, NUM_MOTION_DIMS
 from models.renderer import FaceRenderer, Renderer
 
@@ -142,6 +141,17 @@ def test_crop_size_is_even(portrait_path):
     assert r.frame_size == (256, 256)
 
 
+def test_face_too_small_in_full_framing_raises(portrait_path):
+    from models.image_io import load_image
+
+    img = load_image(portrait_path)
+    wide = np.full((512, 4096, 3), 200, np.uint8)
+    wide[:, 1792:2304] = img  # a 512 px portrait in a 4096 px panorama, framed whole at 512: IOD ~8 px
+    with pytest.raises(FaceTooSmallError):
+        FaceRenderer(wide, size=512, framing="full")
+    assert FaceRenderer(wide, size=256).frame_size == (256, 256)  # the crop framing still works
+
+
 def test_no_face_and_bad_input(tmp_path):
     with pytest.raises(NoFaceError):
         FaceRenderer(np.full((300, 300, 3), 90, np.uint8))
@@ -149,3 +159,30 @@ def test_no_face_and_bad_input(tmp_path):
         FaceRenderer(b"definitely not an image")
     with pytest.raises(ValueError):
         FaceRenderer(np.full((300, 300, 3), 90, np.uint8), framing="zoom")
+
+
+@pytest.mark.parametrize(
+    ("name", "a", "b"),
+    [("jaw_open", 0.20, 0.21), ("blink_left", 0.89, 0.91), ("blink_right", 0.49, 0.51), ("head_yaw", 14.9, 15.1),
+     ("upper_lip_raise", 0.5, 0.52), ("gaze_x", 0.3, 0.32)],
+)  # fmt: skip
+def test_small_motion_steps_give_small_frame_changes(renderer, name, a, b):
+    """No pops: a 1-2% step of one dim changes the frame a little (flicker would show as a jump)."""
+    fa = renderer.render(motion(renderer, **{name: a})).astype(int)
+    fb = renderer.render(motion(renderer, **{name: b})).astype(int)
+    diff = np.abs(fa - fb)
+    assert diff.mean() < 0.5
+    assert np.percentile(diff, 99.9) < 60
+
+
+def test_motion_sequence_is_smooth_frame_to_frame(renderer):
+    """A smooth 1 s talking motion: frame-to-frame change stays bounded and never spikes."""
+    t = np.arange(25) / 25.0
+    seq = np.repeat(renderer.neutral_motion()[None], 25, axis=0)
+    seq[:, MOTION_INDEX["jaw_open"]] = 0.15 + 0.12 * np.sin(2 * np.pi * 2.0 * t)
+    seq[:, MOTION_INDEX["head_yaw"]] = 6.0 * np.sin(2 * np.pi * 0.5 * t)
+    seq[:, MOTION_INDEX["smile"]] = 0.3 * np.sin(2 * np.pi * 0.7 * t)
+    frames = np.array([renderer.render(m) for m in seq]).astype(np.float32)
+    steps = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))
+    assert steps.max() < 3.0
+    assert steps.max() < 3.0 * np.median(steps)
