@@ -138,18 +138,21 @@ def known_test(soft: np.ndarray, codeword: np.ndarray, log10_hyp: float) -> tupl
     return a, min(0.0, log10_hyp + _code.log10_binom_tail(a, observed(soft)))
 
 
-def windows(t_centre: np.ndarray, length_s: float = 1.0, hop_s: float = 0.5) -> list[tuple[float, float, np.ndarray]]:
-    """Sliding windows (start, end, frame indices); none when the clip is shorter than two windows."""
+def windows(
+    t_centre: np.ndarray, frame_s: float, length_s: float = 1.0, hop_s: float = 0.5
+) -> list[tuple[float, float, np.ndarray]]:
+    """Sliding windows (start, end, frame indices) in display time (a frame spans ``frame_s`` around its
+    centre); none when the clip is shorter than two windows."""
     if t_centre.size == 0:
         return []
-    t0, t1 = float(t_centre.min()), float(t_centre.max())
-    if t1 - t0 < length_s + hop_s:
+    t0, t1 = float(t_centre.min()) - frame_s / 2, float(t_centre.max()) + frame_s / 2
+    if t1 - t0 < length_s + hop_s - 1e-9:
         return []
     out = []
-    start = t0 - 1e-9
-    while start + length_s <= t1 + hop_s:
+    start = t0
+    while start + length_s <= t1 + hop_s / 2:
         idx = np.nonzero((t_centre >= start) & (t_centre < start + length_s))[0]
         if idx.size:
-            out.append((max(start, 0.0), start + length_s, idx))
+            out.append((max(start, 0.0), min(start + length_s, t1), idx))
         start += hop_s
     return out

@@ -72,7 +72,7 @@ def _fine_planes(frame: np.ndarray, channels: tuple[str, ...]) -> np.ndarray:
 ALL_SHIFTS = tuple((sy, sx) for sy in range(_keys.TILE) for sx in range(_keys.TILE))
 
 
-def _evaluate(tiles, pairs, t_centre, key, log10_hyp, shifts=((0, 0),)):
+def _evaluate(tiles, pairs, t_centre, key, log10_hyp, frame_s, shifts=((0, 0),)):
     """Clip test (over every cyclic tile shift in ``shifts``) + window tests at the clip's best shift."""
     lay = _decide.layouts_for(t_centre)
     n, k = tiles.shape[:2]
@@ -84,10 +84,10 @@ def _evaluate(tiles, pairs, t_centre, key, log10_hyp, shifts=((0, 0),)):
         soft, theta = _decide.soft_hypotheses(sums, pairs, lay)
         clip = _decide.blind_test(soft, theta, log10_hyp)
         if best is None or clip.agreeing > best[0].agreeing:
-            best = (clip, sums)
-    clip, sums = best
+            best = (clip, sums, shift)
+    clip, sums, shift = best
     wins = []
-    for start, end, idx in _decide.windows(t_centre):
+    for start, end, idx in _decide.windows(t_centre, frame_s):
         wsoft, wtheta = _decide.soft_hypotheses(sums[idx], pairs[idx], lay[:, idx])
         wins.append((start, end, idx, _decide.blind_test(wsoft, wtheta, log10_hyp), wsoft))
     # Per-frame agreement with the clip codeword under the clip's hypothesis.
@@ -96,11 +96,11 @@ def _evaluate(tiles, pairs, t_centre, key, log10_hyp, shifts=((0, 0),)):
     fsoft = np.einsum("k,nkc->nc", clip.signs, -np.imag(per_frame * np.exp(-1j * clip.theta)[None, :, None]))
     seen = fsoft != 0
     agree = np.sum(((fsoft > 0) == (clip.codeword[None, :] == 1)) & seen) / max(1, int(seen.sum()))
-    return clip, wins, float(agree)
+    return clip, wins, float(agree), shift
 
 
-def _n_windows(t_centre: np.ndarray) -> int:
-    return len(_decide.windows(t_centre))
+def _n_windows(t_centre: np.ndarray, frame_s: float) -> int:
+    return len(_decide.windows(t_centre, frame_s))
 
 
 def _fill(raw: _Raw, clip, wins, agree, t_centre, log10_hyp, fps: float) -> None:
@@ -178,14 +178,14 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
     tiles_a, pairs_a, t_a = np.array(tiles), np.array(pairs), np.array(times)
 
     per_test = math.log10(_decide.hypotheses_per_test(len(channels)))
-    n_tests = 1 + _n_windows(t_a)
+    n_tests = 1 + _n_windows(t_a, 1.0 / fps)
     if keeper is not None:
         # Candidate 1 (aligned grid, gains searched) and candidate 2 (grid + gains, every cyclic tile shift).
-        n_tests += (1 + len(ALL_SHIFTS)) * (1 + _n_windows(np.array([it[1] for it in keeper.items])))
+        n_tests += (1 + len(ALL_SHIFTS)) * (1 + _n_windows(np.array([it[1] for it in keeper.items]), 1.0 / fps))
     log10_hyp = per_test + math.log10(n_tests)
 
     raw = _Raw(log10_hypotheses=log10_hyp)
-    clip, wins, agree = _evaluate(tiles_a, pairs_a, t_a, key, log10_hyp)
+    clip, wins, agree, _ = _evaluate(tiles_a, pairs_a, t_a, key, log10_hyp, 1.0 / fps)
     _fill(raw, clip, wins, agree, t_a, log10_hyp, fps)
     if raw.found or keeper is None:
         return raw
@@ -200,12 +200,13 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
             k_pairs.append(p)
             k_t.append(t)
         k_t_a = np.array(k_t)
-        clip, wins, agree = _evaluate(np.array(k_tiles), np.array(k_pairs), k_t_a, key, log10_hyp, shifts)
+        clip, wins, agree, shift = _evaluate(
+            np.array(k_tiles), np.array(k_pairs), k_t_a, key, log10_hyp, 1.0 / fps, shifts
+        )
         cand = _Raw(log10_hypotheses=log10_hyp, resynchronised=True)
         gains = ",".join(f"{a / b:.3f}" for a, b in zip(steps, eff_steps, strict=True))
         cand.geometry = (
-            f"scale={geometry.scale:.4f} phase=({geometry.py},{geometry.px}) "
-            f"shift=({geometry.sy},{geometry.sx}) gain={gains}"
+            f"scale={geometry.scale:.4f} phase=({geometry.py},{geometry.px}) shift=({shift[0]},{shift[1]}) gain={gains}"
         )
         _fill(cand, clip, wins, agree, k_t_a, log10_hyp, fps)
         if cand.found or cand.log10_p < best_raw.log10_p:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _resample
-from ._measure import SUPER, Geometry, block_s0, super_shape, work_from_fine
+from ._measure import SUPER, Geometry, block_s0, work_from_fine
 
 # A crop kept at its cropped size maps the original to ``scale`` < 1 of the working grid. 2 % steps: with
 # 32-px blocks on a 512-px frame a 1 % scale error moves the frame edge by a tenth of a block.
@@ -29,10 +29,14 @@ def _box_means(y: np.ndarray, size: int) -> np.ndarray:
     return s / float(size * size)
 
 
-def _proxy(means: np.ndarray, step: float, py: int, px: int) -> tuple[complex, int]:
-    """Sum of z^2 over the grid at super-pixel phase (py, px), s0 ~ 8 x block mean (exact on flat blocks)."""
-    m = means[py::_BLOCK_SUPER, px::_BLOCK_SUPER]
-    return complex(np.exp(4j * np.pi * 8.0 * m / step).sum()), m.size
+def _phase_sums(means: np.ndarray, step: float, block: int) -> tuple[np.ndarray, int]:
+    """Sum of z^2 at EVERY grid phase at once: (block, block) complex sums and the blocks per phase.
+
+    s0 is approximated by 8 x the block mean (exact on flat blocks), and block (j, i) of phase (py, px) starts
+    at (py + block j, px + block i), so one reshape gathers all phases."""
+    nby, nbx = means.shape[0] // block, means.shape[1] // block
+    z = np.exp(4j * np.pi * 8.0 * means[: nby * block, : nbx * block] / step)
+    return z.reshape(nby, block, nbx, block).sum(axis=(0, 2)), nby * nbx
 
 
 # Scores are |sum z^2| / sqrt(blocks): a z-score, so that small (down-scaled) grids, whose mean over fewer
@@ -48,43 +52,39 @@ def _exact_score(fines: list[np.ndarray], steps: tuple[float, ...], g: Geometry)
     return float(np.sum(np.abs(total)) / np.sqrt(max(count, 1)))
 
 
-def _phase_score(means: list[list[np.ndarray]], steps: tuple[float, ...], py: int, px: int) -> float:
-    acc = np.zeros(len(steps), complex)
+def _phase_scores(fines: list[np.ndarray], steps: tuple[float, ...], scale: float, factor: int) -> np.ndarray:
+    """(8 f, 8 f) z-scores of every grid phase at ``scale`` on a grid ``factor`` = f times the working one,
+    summed coherently over frames per carrier."""
+    block = 8 * factor
+    acc = np.zeros((len(steps), block, block), complex)
     count = 0
-    for fm in means:
-        for k, step in enumerate(steps):
-            z, n = _proxy(fm[k], step, py, px)
-            acc[k] += z
+    for fine in fines:
+        for k, (plane, step) in enumerate(zip(fine, steps, strict=True)):
+            wh, ww = _resample.working_shape(*plane.shape, scale)
+            sup = _resample.resize(plane, (wh * factor, ww * factor))
+            sums, n = _phase_sums(_box_means(sup, block), step, block)
+            acc[k] += sums
             count += n
-    return float(np.abs(acc).sum() / np.sqrt(max(count, 1)))
+    return np.abs(acc).sum(axis=0) / np.sqrt(max(count, 1))
 
 
-def search_grid(fines: list[np.ndarray], steps: tuple[float, ...], keep: int = 6) -> Geometry:
-    """Best (scale, py, px): SCALES x 256 coarse phases by the proxy, the best ``keep`` refined in scale and
-    to the quarter working pixel, then re-scored exactly. ``fines``: per frame, the (K, h, w) stored
-    planes."""
+def search_grid(fines: list[np.ndarray], steps: tuple[float, ...], keep: int = 3) -> Geometry:
+    """Best (scale, py, px): every half-pixel grid phase at each of SCALES by the proxy; the best ``keep``
+    refined in scale (+-1 %) and to the quarter pixel, then re-scored exactly. ``fines``: per frame, the
+    (K, h, w) stored carrier planes."""
     coarse = []
-    cache = {}
     for scale in SCALES:
-        means = [
-            [_box_means(_resample.resize(pl, super_shape(*pl.shape, scale)), _BLOCK_SUPER) for pl in f] for f in fines
-        ]
-        cache[scale] = means
-        for py in range(0, _BLOCK_SUPER, 2):
-            for px in range(0, _BLOCK_SUPER, 2):
-                coarse.append((_phase_score(means, steps, py, px), Geometry(scale, py, px)))
+        scores = _phase_scores(fines, steps, scale, SUPER // 2)
+        for flat in np.argsort(scores, axis=None)[-2:]:
+            py, px = np.unravel_index(flat, scores.shape)
+            coarse.append((float(scores[py, px]), Geometry(scale, int(py) * 2, int(px) * 2)))
     coarse.sort(key=lambda r: -r[0])
     refined = []
     for _, g in coarse[:keep]:
-        for scale in g.scale * (1.0 + np.arange(-4, 5) * 0.0025):
-            means = cache.get(scale) or [
-                [_box_means(_resample.resize(pl, super_shape(*pl.shape, scale)), _BLOCK_SUPER) for pl in f]
-                for f in fines
-            ]
-            for dy in (-1, 0, 1):
-                for dx in (-1, 0, 1):
-                    py, px = (g.py + dy) % _BLOCK_SUPER, (g.px + dx) % _BLOCK_SUPER
-                    refined.append((_phase_score(means, steps, py, px), Geometry(float(scale), py, px)))
+        for scale in g.scale * (1.0 + np.arange(-2, 3) * 0.005):
+            scores = _phase_scores(fines, steps, float(scale), SUPER)
+            py, px = np.unravel_index(int(np.argmax(scores)), scores.shape)
+            refined.append((float(scores[py, px]), Geometry(float(scale), int(py), int(px))))
     refined.sort(key=lambda r: -r[0])
     return max(refined[:keep], key=lambda r: _exact_score(fines, steps, r[1]))[1]
 
