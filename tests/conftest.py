@@ -53,7 +53,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, portrait_path: Path, shor
     from sdk import Generator
 
     out = tmp_path_factory.mktemp("render") / "talking.mp4"
-    return Generator(size=256).render(portrait_path, short_speech, output=out, seed=1)
+    return Generator(size=512).render(portrait_path, short_speech, output=out, seed=1)
 
 
 @pytest.fixture(scope="session")

@@ -44,7 +44,7 @@ def test_render_result_describes_the_file(rendered):
     assert re.fullmatch(r"[0-9a-f]{12}", rendered.content_id)
     assert rendered.seed == 1 and rendered.fps == 25
     assert rendered.frame_count == 50 and abs(rendered.duration - 2.0) < 1e-9
-    assert (rendered.width, rendered.height) == (256, 256)
+    assert (rendered.width, rendered.height) == (512, 512)
     assert rendered.manifest.development_identity
     assert rendered.verdict == "verified"  # self-verification trusts the identity's own root
     assert not list(rendered.path.parent.glob(".dirfa-*")), "temporary files left behind"
