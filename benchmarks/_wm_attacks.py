@@ -1,0 +1,112 @@
+"""Attack harness for the watermark benchmarks, written as data: name -> (function, detect-time fps).
+
+Every attack maps a list of RGB uint8 frames (25 fps) to the list a platform would hand back. Codecs go
+through PyAV (libx264 preset medium, yuv420p; libvpx-vp9); resampling, JPEG and the tone curves use OpenCV,
+which only the benchmarks (never ``provenance``) import.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import av
+import cv2
+import numpy as np
+
+FPS = 25
+
+
+def encode(frames: list[np.ndarray], codec: str, options: dict, fps: int = FPS, fmt: str = "mp4") -> list:
+    buf = io.BytesIO()
+    h, w = frames[0].shape[:2]
+    with av.open(buf, "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = w // 2 * 2, h // 2 * 2
+        stream.pix_fmt = "yuv420p"
+        stream.options = options
+        for f in frames:
+            f = np.ascontiguousarray(f[: h // 2 * 2, : w // 2 * 2])
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        out.mux(stream.encode())
+    buf.seek(0)
+    with av.open(buf) as inp:
+        return [fr.to_ndarray(format="rgb24") for fr in inp.decode(video=0)]
+
+
+def h264(frames, crf: int):
+    return encode(frames, "libx264", {"crf": str(crf), "preset": "medium"})
+
+
+def vp9(frames):
+    opts = {"crf": "32", "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
+    return encode(frames, "libvpx-vp9", opts, fmt="webm")
+
+
+def rescale(frames, r: float):
+    h, w = frames[0].shape[:2]
+    size = (max(2, round(w * r)), max(2, round(h * r)))
+    interp = cv2.INTER_AREA if r < 1 else cv2.INTER_CUBIC
+    return [cv2.resize(f, size, interpolation=interp) for f in frames]
+
+
+def crop(frames, r: float):
+    h, w = frames[0].shape[:2]
+    ch, cw = int(h * r) // 2 * 2, int(w * r) // 2 * 2
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    return [np.ascontiguousarray(f[y0 : y0 + ch, x0 : x0 + cw]) for f in frames]
+
+
+def jpeg(frames, q: int):
+    out = []
+    for f in frames:
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, q])
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        out.append(cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
+    return out
+
+
+def tone(frames, fn: Callable[[np.ndarray], np.ndarray]):
+    table = np.clip(np.round(fn(np.arange(256, dtype=np.float64))), 0, 255).astype(np.uint8)
+    return [table[f] for f in frames]
+
+
+def change_fps(frames, new_fps: int):
+    """Resample in time as a player would (nearest earlier source frame): 25 -> 30 duplicates, -> 15 drops."""
+    n_out = int(len(frames) * new_fps / FPS)
+    return [frames[min(len(frames) - 1, int(k * FPS / new_fps + 1e-9))] for k in range(n_out)]
+
+
+def trim_middle(frames, seconds: float = 2.0):
+    n = len(frames)
+    cut = int(seconds * FPS)
+    start = (n - cut) // 2
+    return frames[:start] + frames[start + cut :]
+
+
+# name -> (attack, fps of the result)
+ATTACKS: dict[str, tuple[Callable, int]] = {
+    "none": (lambda f: f, FPS),
+    "h264 crf18": (lambda f: h264(f, 18), FPS),
+    "h264 crf23": (lambda f: h264(f, 23), FPS),
+    "h264 crf28": (lambda f: h264(f, 28), FPS),
+    "h264 crf35": (lambda f: h264(f, 35), FPS),
+    "h264 crf40": (lambda f: h264(f, 40), FPS),
+    "vp9 crf32": (vp9, FPS),
+    "rescale 0.5 + crf23": (lambda f: h264(rescale(f, 0.5), 23), FPS),
+    "rescale 0.75 + crf23": (lambda f: h264(rescale(f, 0.75), 23), FPS),
+    "upscale 1.5": (lambda f: rescale(f, 1.5), FPS),
+    "crop 90% + crf23": (lambda f: h264(crop(f, 0.9), 23), FPS),
+    "crop 80% + crf23": (lambda f: h264(crop(f, 0.8), 23), FPS),
+    "jpeg q50": (lambda f: jpeg(f, 50), FPS),
+    "brightness +20": (lambda f: tone(f, lambda x: x + 20), FPS),
+    "brightness -20": (lambda f: tone(f, lambda x: x - 20), FPS),
+    "contrast x0.8": (lambda f: tone(f, lambda x: (x - 128) * 0.8 + 128), FPS),
+    "contrast x1.2": (lambda f: tone(f, lambda x: (x - 128) * 1.2 + 128), FPS),
+    "gamma 0.8": (lambda f: tone(f, lambda x: 255 * (x / 255) ** 0.8), FPS),
+    "gamma 1.2": (lambda f: tone(f, lambda x: 255 * (x / 255) ** 1.2), FPS),
+    "fps 25->30": (lambda f: change_fps(f, 30), 30),
+    "fps 25->15": (lambda f: change_fps(f, 15), 15),
+    "trim 2 s from middle": (trim_middle, FPS),
+}
