@@ -179,3 +179,13 @@ def test_no_heavy_imports():
         "sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_round_trip_non_integer_working_factor():
+    img = data.coffee()  # 400x600: the 128-px working grid is a 3.125x area reduction
+    frames = [np.ascontiguousarray(np.roll(img, k, axis=1)) for k in range(8)]
+    out = list(VideoWatermarker().embed(frames, CID))
+    mse = np.mean([(a.astype(float) - b) ** 2 for a, b in zip(frames, out, strict=True)])
+    assert 10 * np.log10(255**2 / mse) >= 42.0
+    det = VideoWatermarker().detect(out, resync=False)
+    assert det.found and det.content_id == CID
