@@ -140,21 +140,27 @@ class MouthSynth:
             tcol = self.tongue[None, None, :] * (0.7 + 0.3 * (1.0 - ty[..., None]))
             col = col * (1.0 - tm) + tcol * tm
         if self.synth_teeth:
-            th = np.minimum(0.36 * g, 0.068 * self.iod)[None, :]
-            m_t = np.clip(th - below_up + 0.5, 0.0, 1.0) * np.clip((0.86 - cc) / 0.2, 0.0, 1.0)
-            # Tooth seams: incisors widest, teeth narrowing towards the corners (seen in perspective).
+            # Tooth seams: incisors widest, teeth narrowing towards the corners (seen in perspective); each tooth's
+            # biting edge is rounded at its corners, so the band is scalloped, not ruled.
             seam_d = np.min(np.abs(np.abs(c)[:, None] - _SEAMS[None, :]), axis=1) * (xr - xl) / 2.0
-            seams = (1.0 - 0.13 * np.exp(-((seam_d / 0.9) ** 2)))[None, :]
-            lip_shadow = 0.7 + 0.3 * np.clip(below_up / np.maximum(0.4 * th, 1.0), 0.0, 1.0)
-            edge = 1.0 - 0.12 * np.clip((below_up - 0.7 * th) / np.maximum(0.3 * th, 1.0), 0.0, 1.0)
+            seam = np.exp(-((seam_d / 1.6) ** 2))[None, :]
+            seams = 1.0 - 0.12 * np.exp(-((seam_d / 0.8) ** 2))[None, :]
+            th = np.minimum(0.36 * g, 0.068 * self.iod)[None, :] * (1.0 - 0.22 * cc) * (1.0 - 0.16 * seam)
+            m_t = np.clip(th - below_up + 0.5, 0.0, 1.0) * np.clip((0.86 - cc) / 0.2, 0.0, 1.0)
+            lip_shadow = 0.68 + 0.32 * np.clip(below_up / np.maximum(0.45 * th, 1.0), 0.0, 1.0)
+            edge = 1.0 - 0.1 * np.clip((below_up - 0.7 * th) / np.maximum(0.3 * th, 1.0), 0.0, 1.0)
             tshade = (1.0 - 0.5 * cc**2) * seams * lip_shadow * edge
             tcol = self.teeth[None, None, :] * tshade[..., None]
             col = col * (1.0 - m_t[..., None]) + tcol * m_t[..., None]
+            # Lower incisors: only the middle ones peek over the lower lip, a little less lit than the upper row.
             low_vis = float(np.clip((gap_iod - 0.2) / 0.12, 0.0, 1.0))
             if low_vis > 0:
-                lth = np.minimum(0.15 * g, 0.04 * self.iod)[None, :]
-                m_l = np.clip(lth - above_lo + 0.5, 0.0, 1.0) * np.clip((0.6 - cc) / 0.2, 0.0, 1.0) * low_vis
-                lcol = self.teeth[None, None, :] * (0.68 * (1.0 - 0.5 * cc**2) * seams)[..., None]
+                lth = np.minimum(0.12 * g, 0.032 * self.iod)[None, :] * (1.0 - 0.2 * seam)
+                m_l = np.clip(lth - above_lo + 0.5, 0.0, 1.0) * np.clip((0.5 - cc) / 0.15, 0.0, 1.0) * low_vis
+                lshade = (
+                    0.86 * (1.0 - 0.5 * cc**2) * seams * (0.8 + 0.2 * np.clip(above_lo / np.maximum(lth, 1.0), 0, 1))
+                )
+                lcol = self.teeth[None, None, :] * lshade[..., None]
                 col = col * (1.0 - m_l[..., None]) + lcol * m_l[..., None]
         roi = frame[y0:y1, x0:x1].astype(np.float32)
         a = alpha[..., None]
