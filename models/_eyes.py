@@ -1,9 +1,11 @@
 """Closed-eyelid synthesis for blinks.
 
-The warp closes an eye by sliding the upper lid down and compressing the eyeball into the closure line; at full
-closure that line would still show a sliver of sclera. This module draws the lash line along the moved upper lid
-margin (colour taken from the portrait's own lash line), fading in over the second half of the blink, so a closed
-eye reads as a closed eye and a half blink is left to the warp.
+The warp closes an eye by sliding the upper lid down and compressing the eyeball into the closure line. That is
+right for half blinks, but at full closure slivers of sclera, iris and the portrait's own lid creases survive the
+compression (stylised eyes with thick lash lines are the worst). So a "lids closed" copy of the portrait is made
+once, with the eye openings inpainted from the surrounding skin; over the second half of a blink the eye region is
+cross-faded to that copy (sampled through the same warp) and a lash line is drawn along the closure line, in the
+colour of the portrait's own lashes.
 """
 
 from __future__ import annotations

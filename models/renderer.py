@@ -20,6 +20,7 @@ import numpy as np
 from models._deform import EXPRESSION_INDEX, ExpressionModel
 from models._eyes import EyeSynth
 from models._framing import frame_portrait
+from models._gaze import GAZE_DIMS, GazeSynth
 from models._mouth import MouthSynth
 from models._warp import DenseWarp
 from models.errors import FaceTooSmallError
@@ -88,6 +89,7 @@ class FaceRenderer:
         self._warp = DenseWarp(self._expr, pts, (h, w))
         self._mouth = MouthSynth(self._expr, self._warp, framed.image, pts)
         self._eyes = EyeSynth(self._expr, self._warp, framed.image, pts)
+        self._gaze = GazeSynth(self._expr, self._warp, framed.image, pts)
         self._neutral = neutral_motion()
         self._neutral[MOTION_INDEX["jaw_open"]] = np.float32(self._expr.gap0)
         logger.debug("FaceRenderer ready: %dx%d, IOD %.1f px, gap %.3f", w, h, self._expr.frame.iod, self._expr.gap0)
@@ -137,9 +139,17 @@ class FaceRenderer:
         m = clip_motion(m)
         expr = (m - self._neutral)[EXPRESSION_INDEX]
         pose = self._warp.pose_affine(m)
+        # Gaze is drawn (the iris moves as a disc), not warped: the warp gets the other dims only.
+        gaze = (float(expr[GAZE_DIMS[0]]), float(expr[GAZE_DIMS[1]]))
+        moving_eyes = gaze != (0.0, 0.0) and bool(self._gaze.eyes)
+        if moving_eyes:
+            expr = expr.copy()
+            expr[GAZE_DIMS] = 0.0
         warp = self._warp.source_map(expr, pose)
         frame = self._source.copy()
         if warp is None:
+            if moving_eyes:
+                self._gaze.render(frame, expr, gaze, None, None, (0, 0))
             return frame
         smap, (top, left) = warp
         h, w = smap.shape[:2]
@@ -147,6 +157,8 @@ class FaceRenderer:
             self._source, smap, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
         self._mouth.render(frame, expr, pose)
+        if moving_eyes:
+            self._gaze.render(frame, expr, gaze, pose, smap, (top, left))
         blink = {name: float(m[MOTION_INDEX[name]]) for name in ("blink_left", "blink_right")}
         if max(blink.values()) > 0.5:
             self._eyes.render(frame, expr, blink, pose, smap, (top, left))

@@ -186,3 +186,20 @@ def test_motion_sequence_is_smooth_frame_to_frame(renderer):
     steps = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))
     assert steps.max() < 3.0
     assert steps.max() < 3.0 * np.median(steps)
+
+
+def test_gaze_moves_the_irises_not_the_eye_corners(renderer):
+    from models.landmarks import detect_faces
+
+    neutral = renderer.render(renderer.neutral_motion())
+    frame = renderer.render(motion(renderer, gaze_x=0.5))
+    base = detect_faces(neutral)[0].points
+    looked = detect_faces(frame)[0].points
+    half_w = np.linalg.norm(base[133, :2] - base[33, :2]) / 2.0
+    for iris in (468, 473):
+        shift = looked[iris, 0] - base[iris, 0]
+        assert 0.2 * half_w < shift < 0.8 * half_w  # + gaze_x looks towards image right
+    # Only the eye openings are redrawn: every pixel outside them is untouched.
+    lm = renderer.landmarks[:, :2]
+    eyes = box_mask(frame.shape, lm[[33, 133, 159, 145]], 3) | box_mask(frame.shape, lm[[263, 362, 386, 374]], 3)
+    assert np.array_equal(frame[~eyes], neutral[~eyes])
