@@ -96,7 +96,7 @@ class MouthSynth:
         gaps = np.hypot(*(lo - up).T)
         grow = np.clip(gaps / 3.0, 0.0, 1.0)[:, None]
         up = up - 0.5 * grow * down
-        lo = lo + 0.5 * float(self.warp.f) * grow * down
+        lo = lo + 0.25 * float(self.warp.f) * grow * down
         gaps = np.hypot(*(lo - up).T) * np.sign(np.einsum("ij,ij->i", lo - up, self._down(pose)))
         gap = float(gaps.max())
         if gap < 0.35:

@@ -39,13 +39,13 @@ def load_image(source: Any, *, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
     """Load ``source`` as a C-contiguous RGB uint8 array ``(H, W, 3)`` (see the module docstring for inputs)."""
     if max_side < _MIN_SIDE:
         raise ValueError(f"max_side must be >= {_MIN_SIDE}, got {max_side}")
-    rgb = _from_array(source) if isinstance(source, np.ndarray) else _from_pil(_open_pil(source), max_side)
+    rgb = _from_array(source) if isinstance(source, np.ndarray) else _from_pil(_open_pil(source, max_side), max_side)
     if min(rgb.shape[:2]) < _MIN_SIDE:
         raise ImageError(f"image is too small ({rgb.shape[1]}x{rgb.shape[0]} px)")
     return _cap_size(rgb, max_side)
 
 
-def _open_pil(source: Any) -> Any:
+def _open_pil(source: Any, max_side: int = DEFAULT_MAX_SIDE) -> Any:
     from PIL import Image
 
     if isinstance(source, Image.Image):
@@ -64,6 +64,9 @@ def _open_pil(source: Any) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(fp)
+            if img.format == "JPEG" and max(img.size) > 2 * max_side:
+                # Decode huge JPEGs at a reduced DCT scale (1/2 .. 1/8): a 36 MP photo loads several times faster.
+                img.draft("RGB", (2 * max_side, 2 * max_side))
             img.load()
     except Image.DecompressionBombError as exc:
         raise ImageError("image has too many pixels to be a portrait") from exc
