@@ -46,9 +46,10 @@ def stages(model: MotionModel, x: np.ndarray) -> dict:
     frames = F.num_frames(x.size)
     t0 = time.perf_counter()
     norm = F.normalize_loudness(x)
-    mel = F.log_mel(norm, frames)
+    cfg = model.runtime.cfg.raw
+    mel = F.log_mel(norm, frames) if cfg.get("mel", True) else np.zeros((frames, 0), np.float32)
     t1 = time.perf_counter()
-    ph = F.phone_features(norm, frames) if model.runtime.cfg.phones else np.zeros((frames, 0), np.float32)
+    ph = F.phone_features(norm, frames) if cfg["phones"] else np.zeros((frames, 0), np.float32)
     t2 = time.perf_counter()
     feats = np.concatenate([mel, ph], axis=1)
     model.runtime.encode(feats)

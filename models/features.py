@@ -164,11 +164,14 @@ def phone_features(samples: np.ndarray, n_frames: int | None = None) -> np.ndarr
     return onehot.reshape(n, SUB, N_PHONES).mean(axis=1)
 
 
-def audio_features(samples: np.ndarray, *, phones: bool, n_frames: int | None = None) -> np.ndarray:
-    """Network input for 16 kHz mono ``samples``: loudness-normalised log-mel, then phone fractions if ``phones``."""
+def audio_features(samples: np.ndarray, *, phones: bool, mel: bool = True, n_frames: int | None = None) -> np.ndarray:
+    """Network input for 16 kHz mono ``samples``: loudness-normalised log-mel if ``mel``, then phone fractions if
+    ``phones``."""
+    if not (phones or mel):
+        raise ValueError("at least one of mel and phones is needed")
     x = normalize_loudness(samples)
     n = num_frames(x.size) if n_frames is None else n_frames
-    feats = [log_mel(x, n)]
+    feats = [log_mel(x, n)] if mel else []
     if phones:
         feats.append(phone_features(x, n))
     return np.concatenate(feats, axis=1).astype(np.float32)

@@ -1,65 +1,92 @@
-"""Audio -> motion. RAW primitive: its output is an animation, not media; only ``sdk`` turns it into files.
+"""Audio -> motion with the DIRFA network. RAW primitive: its output is an animation, not media; only ``sdk``
+turns it into files.
 
-This is the walking-skeleton motion model: jaw opening from the loudness envelope (leading the sound slightly, as real
-mouths do), seeded stochastic blinks, brow emphasis and smooth head sway, so different seeds give different plausible
-animations of the same audio. The DIRFA network (autoregressive transformer) replaces it behind the same API.
+``MotionModel.load()`` opens the shipped ONNX package (``models/data/dirfa_motion.zip``, found with
+importlib.resources, its sha256 checked against the card ``dirfa_motion.json``) and runs it with onnxruntime; torch
+is never imported. ``generate`` decodes the audio (anything PyAV reads), computes the network's features
+(``models.features``: loudness-normalised log-mel + PocketSphinx phone fractions) and samples one animation.
+Different seeds give different head motion, blinks, gaze and brows for the same audio; the mouth follows the audio
+(its per-frame noise is off, only the clip-level style latent varies it).
+
+The loudness baseline this replaces lives on in ``models.baseline.LoudnessBaseline`` for comparison.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import logging
+import secrets
+from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 
 from . import audio as _audio
-from .errors import AudioError
+from . import features as _features
+from .errors import AudioError, ModelError
 from .motion import DEFAULT_FPS, MOTION_INDEX, MotionSequence, clip_motion, neutral_motion
+from .runtime import MotionRuntime
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class LoudnessConfig:
-    """Parameters of the loudness baseline (recorded, hashed, and written into every manifest)."""
-
-    floor_db: float = -50.0  # absolute level (dBFS) below which the mouth stays closed
-    range_db: float = 30.0  # span below the clip's loud speech (95th percentile) mapped onto the jaw range
-    jaw_max: float = 0.28  # jaw_open at full loudness (inner-lip gap / inter-ocular distance)
-    lead_s: float = 0.08  # mouths open ~80 ms before the sound (measured on real speakers)
-    smooth_s: float = 0.06  # jaw smoothing
-    blink_interval_s: tuple[float, float] = (2.0, 6.0)
-    blink_duration_s: float = 0.2
-    head_yaw_deg: float = 3.0  # standard deviation of head sway
-    head_pitch_deg: float = 2.0
-    head_roll_deg: float = 1.5
-    head_sway_s: float = 1.5  # time scale of the sway
+CARD_FILE = "dirfa_motion.json"
+_MOUTH_AND_FACE = [MOTION_INDEX[n] for n in ("jaw_open", "lip_stretch", "lip_pucker", "upper_lip_raise",
+                                              "lower_lip_depress", "smile", "brow_raise", "brow_furrow")]  # fmt: skip
+_HEAD = [MOTION_INDEX[n] for n in ("head_yaw", "head_pitch", "head_roll", "head_tx", "head_ty", "head_scale")]
 
 
 @dataclass(frozen=True)
 class ModelCard:
     name: str
     version: str
-    sha256: str
+    sha256: str  # of the weights file (the ONNX package)
 
 
 class MotionModel:
-    """Generates a :class:`MotionSequence` from speech audio."""
+    """Generates a :class:`MotionSequence` from speech audio with the DIRFA stage-1 network (onnxruntime)."""
 
-    name = "dirfa-loudness-baseline"
-    version = "0.1.0"
-
-    def __init__(self, config: LoudnessConfig | None = None) -> None:
-        self.config = config or LoudnessConfig()
+    def __init__(self, package: bytes, card: dict) -> None:
+        self._card = card
+        self.runtime = MotionRuntime(package, expected_sha256=card.get("sha256"))
+        self.name = str(card["name"])
+        self.version = str(card["version"])
 
     @classmethod
-    def load(cls) -> MotionModel:
-        """The shipped model."""
-        return cls()
+    def load(cls, directory: str | None = None) -> MotionModel:
+        """The shipped model (or the package exported into ``directory``). Raises :class:`ModelError`."""
+        try:
+            if directory is None:
+                data = resources.files("models").joinpath("data")
+            else:
+                from pathlib import Path
+
+                data = Path(directory)
+            card = json.loads(data.joinpath(CARD_FILE).read_text())
+            package = data.joinpath(card["file"]).read_bytes()
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelError(f"motion model weights missing or unreadable: {exc}") from exc
+        if hashlib.sha256(package).hexdigest() != card.get("sha256"):
+            raise ModelError("motion model weights do not match the sha256 in their card (corrupt or replaced)")
+        return cls(package, card)
 
     @property
     def card(self) -> ModelCard:
-        blob = json.dumps(asdict(self.config), sort_keys=True).encode()
-        return ModelCard(self.name, self.version, hashlib.sha256(blob).hexdigest())
+        return ModelCard(self.name, self.version, self.runtime.sha256)
+
+    @property
+    def info(self) -> dict:
+        """The full card: metrics, training summary, config."""
+        return dict(self._card)
+
+    def close(self) -> None:
+        self.runtime.close()
+
+    def __enter__(self) -> MotionModel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def generate(
         self,
@@ -72,73 +99,66 @@ class MotionModel:
         expressiveness: float = 1.0,
         head_motion: float = 1.0,
     ) -> MotionSequence:
-        """Animate ``audio`` (a path, bytes, or a mono float array with ``sample_rate``)."""
+        """Animate ``audio`` (a path, bytes, or a mono float array with ``sample_rate``).
+
+        ``seed`` makes the result reproducible (one is drawn and recorded in the result when omitted);
+        ``temperature`` scales the sampling noise (0 = the most likely animation for the style latent's mean);
+        ``expressiveness`` scales mouth, smile and brow movement, ``head_motion`` the head pose.
+        """
         if temperature < 0:
             raise ValueError("temperature must be >= 0")
+        if fps <= 0:
+            raise ValueError("fps must be > 0")
+        if expressiveness < 0 or head_motion < 0:
+            raise ValueError("expressiveness and head_motion must be >= 0")
         samples = _audio.load_audio(audio, sample_rate=sample_rate)
         if _audio.is_silent(samples):
             raise AudioError("audio is silent")
-        rng = np.random.default_rng(seed)
-        cfg = self.config
-        db = _audio.frame_loudness_db(samples, fps)
-        n = db.size
-        values = np.tile(neutral_motion(), (n, 1))
-
-        ref = np.percentile(db, 95)
-        level = np.clip((db - (ref - cfg.range_db)) / cfg.range_db, 0, 1)
-        level[db < cfg.floor_db] = 0.0
-        jaw = _smooth(level**1.5, cfg.smooth_s * fps)
-        jaw = _shift_earlier(jaw, int(round(cfg.lead_s * fps)))
-        values[:, MOTION_INDEX["jaw_open"]] = cfg.jaw_max * jaw * expressiveness
-        values[:, MOTION_INDEX["lip_stretch"]] = 0.05 * jaw * expressiveness
-
-        # Brows lift a little on stressed (loud-onset) syllables.
-        onset = np.clip(np.diff(jaw, prepend=jaw[:1]) * 4, 0, 1)
-        values[:, MOTION_INDEX["brow_raise"]] = _smooth(onset, 0.2 * fps) * 0.6 * expressiveness
-
-        blinks = _blinks(n, fps, rng, cfg)
-        values[:, MOTION_INDEX["blink_left"]] = blinks
-        values[:, MOTION_INDEX["blink_right"]] = blinks
-
-        scale = temperature * head_motion
-        for dim, std in (("head_yaw", cfg.head_yaw_deg), ("head_pitch", cfg.head_pitch_deg), ("head_roll", cfg.head_roll_deg)):
-            values[:, MOTION_INDEX[dim]] = std * scale * _smooth_noise(n, cfg.head_sway_s * fps, rng)
-        # Nod slightly with speech energy.
-        values[:, MOTION_INDEX["head_pitch"]] += 1.5 * head_motion * (jaw - jaw.mean())
+        if seed is None:
+            seed = secrets.randbits(63)
+        try:
+            cfg = self.runtime.cfg.raw
+            feats = _features.audio_features(samples, phones=bool(cfg["phones"]), mel=bool(cfg.get("mel", True)))
+        except _features.PhoneRecognizerUnavailable as exc:
+            raise ModelError("this motion model needs pocketsphinx (pip install 'dirfa[generate]')") from exc
+        values = self.runtime.generate(feats, rng=np.random.default_rng(seed), temperature=float(temperature))
+        if fps != _features.FPS:
+            values = _resample(values, _audio.frame_count(samples.size, fps), fps / _features.FPS)
+        values = _with_blinks(values, np.random.default_rng([seed, 1]))
+        neutral = neutral_motion()
+        values[:, _MOUTH_AND_FACE] = neutral[_MOUTH_AND_FACE] + expressiveness * (
+            values[:, _MOUTH_AND_FACE] - neutral[_MOUTH_AND_FACE]
+        )
+        values[:, _HEAD] = neutral[_HEAD] + head_motion * (values[:, _HEAD] - neutral[_HEAD])
         return MotionSequence(values=clip_motion(values), fps=fps, seed=seed)
 
 
-def _smooth(x: np.ndarray, width_frames: float) -> np.ndarray:
-    if width_frames < 1:
-        return x.astype(np.float32)
-    radius = max(1, int(round(width_frames * 1.5)))
-    t = np.arange(-radius, radius + 1)
-    kernel = np.exp(-0.5 * (t / max(width_frames / 2, 1e-3)) ** 2)
-    kernel /= kernel.sum()
-    return np.convolve(np.pad(x, radius, mode="edge"), kernel, mode="valid").astype(np.float32)
+def _with_blinks(values: np.ndarray, rng: np.random.Generator, fps: int = _features.FPS) -> np.ndarray:
+    """Overlay seeded blinks: a renewal process like the corpus's (0.15-0.5 per second, likelier in pauses).
 
-
-def _shift_earlier(x: np.ndarray, frames: int) -> np.ndarray:
-    if frames <= 0:
-        return x
-    return np.concatenate([x[frames:], np.repeat(x[-1:], frames)])
-
-
-def _smooth_noise(n: int, width_frames: float, rng: np.random.Generator) -> np.ndarray:
-    """Zero-mean, unit-std noise correlated over ``width_frames``."""
-    raw = rng.standard_normal(n + 8 * int(width_frames) + 8)
-    smooth = _smooth(raw, width_frames)[4 * int(width_frames) + 4 :][:n]
-    std = smooth.std() if n > 1 else 1.0
-    return (smooth - smooth.mean()) / (std if std > 1e-6 else 1.0)
-
-
-def _blinks(n: int, fps: float, rng: np.random.Generator, cfg: LoudnessConfig) -> np.ndarray:
-    out = np.zeros(n, np.float32)
-    t = rng.uniform(0.5, cfg.blink_interval_s[1])
-    half = cfg.blink_duration_s * fps / 2
+    A per-frame Gaussian cannot represent rare, sharp events: the network learns the blink *average* (a faint
+    flutter), never a full closure. So blinks come from this sampler, drawn from the clip's seed; the network's own
+    blink values are kept where they are larger.
+    """
+    n = values.shape[0]
+    pause = values[:, MOTION_INDEX["jaw_open"]] < 0.01
+    blink = np.zeros(n, np.float32)
+    rate = rng.uniform(0.15, 0.5)
+    t = rng.uniform(0.0, 2.0)
     frames = np.arange(n)
     while t * fps < n:
-        centre = t * fps
-        out = np.maximum(out, np.clip(1 - np.abs(frames - centre) / half, 0, 1) ** 0.7)
-        t += rng.uniform(*cfg.blink_interval_s)
-    return out
+        f = int(t * fps)
+        d = frames - f
+        blink = np.maximum(blink, np.where(d < 0, np.exp(-0.5 * d**2), np.exp(-0.5 * (d / 2.0) ** 2)))
+        t += rng.exponential(1.0 / rate) * (0.5 if pause[f] else 1.0) + 0.3
+    for dim in ("blink_left", "blink_right"):
+        i = MOTION_INDEX[dim]
+        values[:, i] = np.maximum(values[:, i], blink)
+    return values
+
+
+def _resample(values: np.ndarray, n: int, ratio: float) -> np.ndarray:
+    """Linear interpolation of a 25 fps sequence onto ``n`` frames at ``25 * ratio`` fps (frame centres)."""
+    src = (np.arange(values.shape[0]) + 0.5) / _features.FPS
+    dst = (np.arange(n) + 0.5) / (_features.FPS * ratio)
+    return np.stack([np.interp(dst, src, values[:, d]) for d in range(values.shape[1])], axis=1).astype(np.float32)

@@ -43,11 +43,16 @@ class TrainArgs:
 class Corpus:
     """Clips from a corpus .npz: ``feats`` (T, F), ``motion`` (T, D), ``offsets`` (clips + 1)."""
 
-    def __init__(self, path: str | Path, *, phones: bool = True) -> None:
+    def __init__(self, path: str | Path, *, phones: bool = True, mel: bool = True) -> None:
         d = np.load(path)
         feats = d["feats"]
         if not phones and feats.shape[1] > 320:
             feats = feats[:, :320]
+        if not mel:
+            if feats.shape[1] <= 320:
+                raise ValueError("the corpus has no phone features")
+            feats = feats[:, 320:]
+        self.mel, self.phones = mel, feats.shape[1] != 320
         self.feats, self.motion, self.offsets = feats.astype(np.float32), d["motion"].astype(np.float32), d["offsets"]
 
     @property
@@ -61,7 +66,8 @@ def make_config(corpus: Corpus, **overrides) -> NetConfig:
     mm, ms = corpus.motion.mean(0), corpus.motion.std(0) + 1e-3
     return NetConfig(
         n_feats=corpus.feats.shape[1],
-        phones=corpus.feats.shape[1] > 320,
+        phones=corpus.phones,
+        mel=corpus.mel,
         feat_mean=tuple(map(float, fm)),
         feat_std=tuple(map(float, fs)),
         motion_mean=tuple(map(float, mm)),
@@ -105,7 +111,7 @@ def batch_windows(corpus: Corpus, norm: Normalizer, args: TrainArgs, rng: np.ran
             m.append(mot)
             pv.append(np.concatenate([first[None], mot[:-1]]))
         feats = np.stack(f)
-        if feats.shape[2] > 320 and args.mel_dropout > 0:
+        if corpus.mel and corpus.phones and args.mel_dropout > 0:
             feats[rng.random(args.batch) < args.mel_dropout, :, :320] = 0.0
         prev = np.stack(pv) + rng.standard_normal((args.batch, L, len(neutral))).astype(np.float32) * args.prev_noise
         yield (torch.from_numpy(feats), torch.from_numpy(np.stack(m)), torch.from_numpy(prev.astype(np.float32)))
@@ -197,7 +203,7 @@ def train(
         opt.step()
         losses.append(float(parts["loss"].detach()))
         if step % eval_every == 0:
-            metrics = {k: float(v) for k, v in parts.items()} | {"step": step, "s": time.monotonic() - t0}
+            metrics = {k: v.item() for k, v in parts.items()} | {"step": step, "s": time.monotonic() - t0}
             if heldout is not None:
                 metrics |= {f"heldout_{k}": v for k, v in evaluate(net, heldout).items()}
             log.info("step %d %s", step, json.dumps({k: round(v, 4) for k, v in metrics.items()}))
@@ -220,19 +226,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--steps", type=int)
     p.add_argument("--no-phones", action="store_true", help="ignore the phone feature columns")
+    p.add_argument("--no-mel", action="store_true", help="phone features only")
     p.add_argument("--d-model", type=int, default=128)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--mel-dropout", type=float, default=TrainArgs.mel_dropout)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(a.threads)
-    corpus = Corpus(a.corpus, phones=not a.no_phones)
-    heldout = Corpus(a.heldout, phones=not a.no_phones) if a.heldout else None
+    corpus = Corpus(a.corpus, phones=not a.no_phones, mel=not a.no_mel)
+    heldout = Corpus(a.heldout, phones=not a.no_phones, mel=not a.no_mel) if a.heldout else None
     cfg = make_config(corpus, d_model=a.d_model, dec_layers=a.layers)
-    args = TrainArgs(seed=a.seed, batch=a.batch, lr=a.lr)
+    args = TrainArgs(seed=a.seed, batch=a.batch, lr=a.lr, mel_dropout=a.mel_dropout)
     log.info(
         "frames %d, feats %d, params %d",
         corpus.feats.shape[0],
