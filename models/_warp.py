@@ -23,7 +23,7 @@ from models._deform import EXPRESSION_DIMS, FACE_OVAL, ExpressionModel
 from models.motion import MOTION_INDEX
 
 FIXED_POINT_STEPS = 2
-NEWTON_STEPS = 3
+NEWTON_STEPS = 2
 RESIDUAL_PX = 0.25  # grid cells whose plain inversion misses by more than this get Newton steps
 # FaceMesh z is flatter than x (a face comes out about 2/3 as deep as it is): with raw z a 20 degree yaw
 # re-detects as 13-16 degrees. 1.5 was calibrated by that round trip on the bundled sample and checked on the
@@ -222,11 +222,13 @@ class DenseWarp:
             x = grid - dx
         if np.any(expr_values[TEAR_DIMS]):
             self._invert_tear(x, (y0, x0), expr_values, pose, d)
-        disp = x - grid  # backward displacement on the grid
         top, left = y0 * self.f, x0 * self.f
         hh, ww = min((y1 - y0) * self.f, self.h - top), min((x1 - x0) * self.f, self.w - left)
-        full = cv2.resize(disp, ((x1 - x0) * self.f, (y1 - y0) * self.f), interpolation=cv2.INTER_LINEAR)
-        full = full[:hh, :ww] + self.identity[top : top + hh, left : left + ww]
+        # Upsample the displacement, not the coordinates: resizing clamps at the box edge, which is harmless for a
+        # displacement that is zero there but would shift coordinates by half a pixel.
+        full = cv2.resize(x - grid, ((x1 - x0) * self.f, (y1 - y0) * self.f), interpolation=cv2.INTER_LINEAR)
+        full = full[:hh, :ww]
+        full += self.identity[top : top + hh, left : left + ww]
         return full, (top, left)
 
     def _invert_tear(
