@@ -46,7 +46,12 @@ _REQUIRED = ("source", "motion")
 
 
 class OnnxRenderer:
-    """Frames from a user-supplied ONNX generator; a context manager (closes its onnxruntime session)."""
+    """Frames from a user-supplied ONNX generator; a context manager (closes its onnxruntime session).
+
+    Takes the same keyword arguments as :class:`models.renderer.FaceRenderer` (``size``, ``framing``,
+    ``face_index``), so ``functools.partial(OnnxRenderer, model=path)`` can stand in for it wherever a renderer
+    factory is expected; ``framing`` must be ``"crop"``.
+    """
 
     def __init__(
         self,
@@ -54,10 +59,14 @@ class OnnxRenderer:
         model: str | os.PathLike[str],
         *,
         size: int = 512,
+        framing: str = "crop",
         face_index: int | None = None,
         sha256: str | None = None,
         intra_op_num_threads: int = 1,
     ) -> None:
+        if framing != "crop":
+            # Generators are trained on face-centred crops; "full" framing would feed them out-of-distribution input.
+            raise ValueError(f"OnnxRenderer supports framing='crop' only, got {framing!r}")
         path = Path(model)
         if not path.is_file():
             raise ModelError(f"no ONNX model at {path}")

@@ -133,7 +133,12 @@ def test_input_errors(generator, portrait_path):
     path, _ = generator
     with pytest.raises(NoFaceError):
         OnnxRenderer(np.full((200, 200, 3), 80, np.uint8), path)
-    r = OnnxRenderer(portrait_path, path, size=SIDE)
+    with pytest.raises(ValueError):
+        OnnxRenderer(portrait_path, path, framing="full")
+    import functools
+
+    factory = functools.partial(OnnxRenderer, model=path)  # drop-in for FaceRenderer's factory signature
+    r = factory(portrait_path, size=SIDE, framing="crop")
     with pytest.raises(ValueError):
         r.render(np.zeros(3, np.float32))
     r.close()
