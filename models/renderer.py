@@ -4,9 +4,9 @@ DIRFA's second stage turns a motion sequence and the source portrait into video 
 ships with the project, so the default :class:`FaceRenderer` is a landmark-driven image warp: FaceMesh landmarks are
 detected once per portrait, every motion dim is a precomputed displacement field around them, the head pose is a 3D
 rotation with weak-perspective projection, and the mouth interior is synthesised where the lips part. Per frame the
-work is a weighted sum of a few fields, a short fixed-point inversion on a half-resolution grid, one ``cv2.remap``
-and a small mouth composite. :class:`Renderer` is the seat for a neural generator (see
-``models.onnx_renderer``).
+work is a weighted sum of a few fields, a short inversion on a half-resolution grid (fixed point, plus Newton steps
+around an opening mouth), one ``cv2.remap`` and small composites for the mouth interior, irises and closed lids.
+:class:`Renderer` is the seat for a neural generator (see ``models.onnx_renderer``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from models._framing import frame_portrait
 from models._gaze import GAZE_DIMS, GazeSynth
 from models._mouth import MouthSynth
 from models._warp import DenseWarp
-from models.errors import FaceTooSmallError
+from models.errors import FaceTooSmallError, ImageError
 from models.image_io import load_image
 from models.landmarks import INNER_LIP_LOWER, INNER_LIP_UPPER, FaceLandmarks, detect_faces, select_face
 from models.motion import MOTION_INDEX, NUM_MOTION_DIMS, clip_motion, neutral_motion
@@ -99,7 +99,7 @@ class FaceRenderer:
         """Re-detect on the framed image (landmarks at output resolution); keep the mapped ones if that fails."""
         try:
             faces: list[FaceLandmarks] = detect_faces(frame)
-        except Exception:
+        except ImageError:  # the landmarker failed on the framed image: the mapped points are still valid
             return mapped
         c = mapped[:, :2].mean(axis=0)
         iod = float(np.linalg.norm(mapped[263, :2] - mapped[33, :2]))
