@@ -64,7 +64,7 @@ class MouthSynth:
         chroma = (face.max(axis=1) - face.min(axis=1)) / np.maximum(face.max(axis=1), 1.0)
         sat = float(np.clip(np.median(chroma) / 0.18, 0.0, 1.0))
         cav = lip_rgb * 0.22 + np.array([6.0, 2.0, 2.0])
-        tongue = lip_rgb * 0.62
+        tongue = lip_rgb * 0.7
         teeth = np.array([236.0, 230.0, 214.0]) * float(np.clip(bright / 205.0, 0.45, 1.02))
 
         def desat(c: np.ndarray) -> np.ndarray:
@@ -132,12 +132,14 @@ class MouthSynth:
         shade = (1.0 - 0.45 * cc**2) * (0.55 + 0.45 * np.clip(below_up / 3.0, 0.0, 1.0))
         col = self.cav[None, None, :] * shade[..., None]
         gap_iod = gap / self.iod
-        tongue_vis = float(np.clip((gap_iod - 0.08) / 0.15, 0.0, 1.0))
+        tongue_vis = float(np.clip((gap_iod - 0.1) / 0.12, 0.0, 1.0))
         if tongue_vis > 0:
-            ty = np.clip(1.0 - above_lo / np.maximum(0.45 * g[None, :], 1.0), 0.0, 1.0)
-            tw = np.clip((0.75 - cc) / 0.25, 0.0, 1.0)
-            tm = (ty * tw * tongue_vis)[..., None]
-            tcol = self.tongue[None, None, :] * (0.7 + 0.3 * (1.0 - ty[..., None]))
+            # A dome resting on the lower teeth: tallest in the middle, its top edge soft, lit from the front.
+            ht = 0.34 * g[None, :] * np.clip(1.0 - (cc / 0.85) ** 2, 0.0, 1.0)
+            soft = np.maximum(0.3 * ht, 2.0)
+            tm = (np.clip((ht - above_lo) / soft, 0.0, 1.0) * tongue_vis)[..., None]
+            depth = np.clip(above_lo / np.maximum(ht, 1.0), 0.0, 1.0)[..., None]
+            tcol = self.tongue[None, None, :] * (0.6 + 0.3 * depth) * (1.0 - 0.3 * cc[..., None] ** 2)
             col = col * (1.0 - tm) + tcol * tm
         if self.synth_teeth:
             # Tooth seams: incisors widest, teeth narrowing towards the corners (seen in perspective); each tooth's
