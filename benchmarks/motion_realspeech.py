@@ -69,7 +69,7 @@ def checkpoint_jaw(path: str):
     norm = Normalizer(net.cfg)
 
     def jaw(samples: np.ndarray) -> np.ndarray:
-        feats = F.audio_features(samples, phones=net.cfg.phones, mel=net.cfg.mel)
+        feats = F.audio_features(samples, phones=net.cfg.phones, mel=net.cfg.mel, visemes=net.cfg.visemes)
         with torch.no_grad():
             audio = net.encoder(torch.from_numpy(norm.feats(feats))[None])
             prev = torch.from_numpy(np.tile(norm.motion(neutral_motion()), (1, feats.shape[0], 1)))

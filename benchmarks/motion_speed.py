@@ -49,9 +49,11 @@ def stages(model: MotionModel, x: np.ndarray) -> dict:
     cfg = model.runtime.cfg.raw
     mel = F.log_mel(norm, frames) if cfg.get("mel", True) else np.zeros((frames, 0), np.float32)
     t1 = time.perf_counter()
-    ph = F.phone_features(norm, frames) if cfg["phones"] else np.zeros((frames, 0), np.float32)
+    segs = F.phone_segments(norm)
+    ph = F.phone_features(norm, frames, segments=segs) if cfg["phones"] else np.zeros((frames, 0), np.float32)
+    vis = F.viseme_features(segs, frames) if cfg.get("visemes") else np.zeros((frames, 0), np.float32)
     t2 = time.perf_counter()
-    feats = np.concatenate([mel, ph], axis=1)
+    feats = np.concatenate([mel, ph, vis], axis=1)
     model.runtime.encode(feats)
     t3 = time.perf_counter()
     model.runtime.generate(feats, rng=np.random.default_rng(0))  # encoder again + decoder

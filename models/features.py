@@ -153,25 +153,56 @@ def phone_segments(samples: np.ndarray, chunk_s: float = 60.0) -> list[tuple[str
     return segs
 
 
-def phone_features(samples: np.ndarray, n_frames: int | None = None) -> np.ndarray:
+def phone_features(
+    samples: np.ndarray, n_frames: int | None = None, *, segments: list[tuple[str, int, int]] | None = None
+) -> np.ndarray:
     """(frames, N_PHONES) fraction of each video frame's 10 ms slices recognised as each phone class."""
     n = num_frames(samples.size) if n_frames is None else n_frames
     labels = np.zeros(n * SUB, np.int64)  # default: silence
-    for word, first, last in phone_segments(samples):
+    for word, first, last in phone_segments(samples) if segments is None else segments:
         labels[max(first, 0) : min(last + 1, labels.size)] = _PHONE_INDEX.get(word, 0)
     onehot = np.zeros((n * SUB, N_PHONES), np.float32)
     onehot[np.arange(labels.size), labels] = 1.0
     return onehot.reshape(n, SUB, N_PHONES).mean(axis=1)
 
 
-def audio_features(samples: np.ndarray, *, phones: bool, mel: bool = True, n_frames: int | None = None) -> np.ndarray:
-    """Network input for 16 kHz mono ``samples``: loudness-normalised log-mel if ``mel``, then phone fractions if
-    ``phones``."""
-    if not (phones or mel):
-        raise ValueError("at least one of mel and phones is needed")
+N_VISEME = 5
+
+
+def viseme_features(segments: list[tuple[str, int, int]], n_frames: int, lead_s: float = 0.10) -> np.ndarray:
+    """(frames, 5) mouth targets from recognised phones: the hand-made phone -> viseme mapping with coarticulation
+    and lead used for the synthetic targets (``models.corpus.visemes``), applied to PocketSphinx's phones.
+
+    Measured here, this untrained mapping transfers to real speakers better than a mapping learned on espeak-ng
+    speech, so the network gets it as an input (a real-speech-robust prior for the mouth) besides log-mel.
+    """
+    from .corpus.visemes import ARPABET_IPA, mouth_track, to_video_frames
+
+    phones = [_Seg(ARPABET_IPA[w], a / 100, (b + 1) / 100) for w, a, b in segments if w in ARPABET_IPA]
+    track = mouth_track(phones, n_frames / FPS, lead_s=lead_s)
+    return to_video_frames(track, n_frames).astype(np.float32)
+
+
+class _Seg:
+    __slots__ = ("end", "ipa", "start")
+
+    def __init__(self, ipa: str, start: float, end: float) -> None:
+        self.ipa, self.start, self.end = ipa, start, end
+
+
+def audio_features(
+    samples: np.ndarray, *, phones: bool, mel: bool = True, visemes: bool = False, n_frames: int | None = None
+) -> np.ndarray:
+    """Network input for 16 kHz mono ``samples``, in this column order: loudness-normalised log-mel (``mel``,
+    320), PocketSphinx phone fractions (``phones``, 40), phone-derived viseme targets (``visemes``, 5)."""
+    if not (phones or mel or visemes):
+        raise ValueError("at least one feature group is needed")
     x = normalize_loudness(samples)
     n = num_frames(x.size) if n_frames is None else n_frames
     feats = [log_mel(x, n)] if mel else []
+    segments = phone_segments(x) if (phones or visemes) else []
     if phones:
-        feats.append(phone_features(x, n))
+        feats.append(phone_features(x, n, segments=segments))
+    if visemes:
+        feats.append(viseme_features(segments, n))
     return np.concatenate(feats, axis=1).astype(np.float32)

@@ -118,7 +118,12 @@ class MotionModel:
             seed = secrets.randbits(63)
         try:
             cfg = self.runtime.cfg.raw
-            feats = _features.audio_features(samples, phones=bool(cfg["phones"]), mel=bool(cfg.get("mel", True)))
+            feats = _features.audio_features(
+                samples,
+                phones=bool(cfg["phones"]),
+                mel=bool(cfg.get("mel", True)),
+                visemes=bool(cfg.get("visemes", False)),
+            )
         except _features.PhoneRecognizerUnavailable as exc:
             raise ModelError("this motion model needs pocketsphinx (pip install 'dirfa[generate]')") from exc
         values = self.runtime.generate(feats, rng=np.random.default_rng(seed), temperature=float(temperature))

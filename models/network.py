@@ -41,6 +41,7 @@ class NetConfig:
     n_feats: int = 360  # 4 x 80 log-mel + 40 phone classes (``models.features``)
     phones: bool = True  # whether the last 40 feature columns are PocketSphinx phone fractions
     mel: bool = True  # whether the first 320 feature columns are log-mel (False: phones only)
+    visemes: bool = False  # whether the last 5 columns are phone-derived viseme targets
     d_model: int = 128
     enc_dilations: tuple[int, ...] = (1, 2, 4, 1)  # kernel 5: 2 * sum = 16 frames of context each side
     enc_kernel: int = 5

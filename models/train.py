@@ -40,20 +40,38 @@ class TrainArgs:
     seed: int = 0
 
 
-class Corpus:
-    """Clips from a corpus .npz: ``feats`` (T, F), ``motion`` (T, D), ``offsets`` (clips + 1)."""
+GROUPS = {"mel": 320, "phones": 40, "visemes": 5}  # feature column groups, in this order (``models.features``)
 
-    def __init__(self, path: str | Path, *, phones: bool = True, mel: bool = True) -> None:
+
+class Corpus:
+    """Clips from a corpus .npz: ``feats`` (T, F), ``motion`` (T, D), ``offsets`` (clips + 1).
+
+    The feature columns are groups in the order of ``GROUPS`` (inferred from the width: 320, 360 or 365); the
+    flags select which groups the network gets. A group the corpus lacks is simply absent.
+    """
+
+    def __init__(self, path: str | Path, *, phones: bool = True, mel: bool = True, visemes: bool = True) -> None:
         d = np.load(path)
         feats = d["feats"]
-        if not phones and feats.shape[1] > 320:
-            feats = feats[:, :320]
-        if not mel:
-            if feats.shape[1] <= 320:
-                raise ValueError("the corpus has no phone features")
-            feats = feats[:, 320:]
-        self.mel, self.phones = mel, feats.shape[1] != 320
-        self.feats, self.motion, self.offsets = feats.astype(np.float32), d["motion"].astype(np.float32), d["offsets"]
+        layout = {320: ["mel"], 360: ["mel", "phones"], 365: ["mel", "phones", "visemes"]}.get(feats.shape[1])
+        if layout is None:
+            raise ValueError(f"unexpected feature width {feats.shape[1]}")
+        want = {"mel": mel, "phones": phones, "visemes": visemes}
+        cols, start, self.groups = [], 0, []
+        for g in layout:
+            if want[g]:
+                cols.append(np.arange(start, start + GROUPS[g]))
+                self.groups.append(g)
+            start += GROUPS[g]
+        if not cols:
+            raise ValueError("no feature group selected")
+        self.feats = feats[:, np.concatenate(cols)].astype(np.float32)
+        self.motion, self.offsets = d["motion"].astype(np.float32), d["offsets"]
+        self.mel, self.phones, self.visemes = (
+            ("mel" in self.groups),
+            ("phones" in self.groups),
+            ("visemes" in self.groups),
+        )
 
     @property
     def clips(self) -> list[tuple[int, int]]:
@@ -68,6 +86,7 @@ def make_config(corpus: Corpus, **overrides) -> NetConfig:
         n_feats=corpus.feats.shape[1],
         phones=corpus.phones,
         mel=corpus.mel,
+        visemes=corpus.visemes,
         feat_mean=tuple(map(float, fm)),
         feat_std=tuple(map(float, fs)),
         motion_mean=tuple(map(float, mm)),
@@ -111,7 +130,7 @@ def batch_windows(corpus: Corpus, norm: Normalizer, args: TrainArgs, rng: np.ran
             m.append(mot)
             pv.append(np.concatenate([first[None], mot[:-1]]))
         feats = np.stack(f)
-        if corpus.mel and corpus.phones and args.mel_dropout > 0:
+        if corpus.mel and len(corpus.groups) > 1 and args.mel_dropout > 0:
             feats[rng.random(args.batch) < args.mel_dropout, :, :320] = 0.0
         prev = np.stack(pv) + rng.standard_normal((args.batch, L, len(neutral))).astype(np.float32) * args.prev_noise
         yield (torch.from_numpy(feats), torch.from_numpy(np.stack(m)), torch.from_numpy(prev.astype(np.float32)))
@@ -226,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--steps", type=int)
     p.add_argument("--no-phones", action="store_true", help="ignore the phone feature columns")
-    p.add_argument("--no-mel", action="store_true", help="phone features only")
+    p.add_argument("--no-mel", action="store_true", help="no log-mel columns")
+    p.add_argument("--no-visemes", action="store_true", help="ignore phone-derived viseme columns")
     p.add_argument("--d-model", type=int, default=128)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
@@ -237,8 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(a.threads)
-    corpus = Corpus(a.corpus, phones=not a.no_phones, mel=not a.no_mel)
-    heldout = Corpus(a.heldout, phones=not a.no_phones, mel=not a.no_mel) if a.heldout else None
+    groups = {"phones": not a.no_phones, "mel": not a.no_mel, "visemes": not a.no_visemes}
+    corpus = Corpus(a.corpus, **groups)
+    heldout = Corpus(a.heldout, **groups) if a.heldout else None
     cfg = make_config(corpus, d_model=a.d_model, dec_layers=a.layers)
     args = TrainArgs(seed=a.seed, batch=a.batch, lr=a.lr, mel_dropout=a.mel_dropout)
     log.info(

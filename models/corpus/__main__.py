@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--heldout", action="store_true", help="use the held-out voice variants (evaluation set)")
     p.add_argument("--no-phones", action="store_true", help="log-mel only (no PocketSphinx phone features)")
+    p.add_argument("--visemes", action="store_true", help="add phone-derived viseme features (5 columns)")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--lead", type=float, default=0.10, help="mouth lead over the sound, seconds")
     p.add_argument("--out", required=True)
@@ -24,7 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     t = time.time()
     data = build_corpus(
-        a.clips, seed=a.seed, heldout=a.heldout, phones=not a.no_phones, augment=not a.no_augment, lead_s=a.lead
+        a.clips,
+        seed=a.seed,
+        heldout=a.heldout,
+        phones=not a.no_phones,
+        visemes=a.visemes,
+        augment=not a.no_augment,
+        lead_s=a.lead,
     )
     np.savez_compressed(a.out, **data)
     frames = data["motion"].shape[0]

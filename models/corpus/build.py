@@ -186,7 +186,14 @@ def make_clip(rng: np.random.Generator, *, variants: list[str], augment: bool = 
 
 
 def build_corpus(
-    n_clips: int, *, seed: int, heldout: bool = False, phones: bool = True, augment: bool = True, lead_s: float = 0.10
+    n_clips: int,
+    *,
+    seed: int,
+    heldout: bool = False,
+    phones: bool = True,
+    visemes: bool = False,
+    augment: bool = True,
+    lead_s: float = 0.10,
 ) -> dict[str, np.ndarray]:
     """Concatenated features/targets of ``n_clips`` clips: ``feats`` (T, F), ``motion`` (T, D), ``offsets`` (n+1,)."""
     rng = np.random.default_rng(seed)
@@ -194,7 +201,7 @@ def build_corpus(
     feats, motions, offsets, voices = [], [], [0], []
     for k in range(n_clips):
         clip = make_clip(rng, variants=variants, augment=augment, lead_s=lead_s)
-        f = F.audio_features(clip.audio, phones=phones, n_frames=clip.motion.shape[0])
+        f = F.audio_features(clip.audio, phones=phones, visemes=visemes, n_frames=clip.motion.shape[0])
         feats.append(f)
         motions.append(clip.motion)
         offsets.append(offsets[-1] + f.shape[0])

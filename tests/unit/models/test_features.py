@@ -54,3 +54,20 @@ def test_phone_features_are_fractions_and_order_independent():
     np.testing.assert_array_equal(F.phone_features(x), a)
     both = F.audio_features(x, phones=True)
     assert both.shape == (a.shape[0], F.SUB * F.N_MELS + F.N_PHONES)
+
+
+def test_viseme_features_follow_recognised_phones():
+    segs = [("SIL", 0, 29), ("M", 30, 39), ("AA", 40, 69), ("SIL", 70, 149)]  # 10 ms frames
+    v = F.viseme_features(segs, 60, lead_s=0.0)
+    assert v.shape == (60, F.N_VISEME)
+    jaw = v[:, 0]
+    assert jaw[:5].max() < 0.01 and jaw[-10:].max() < 0.01  # silence
+    assert jaw[13] > 0.12  # /AA/ around 0.4-0.7 s
+    assert jaw[13] > 5 * jaw[8]  # /M/ closes the lips
+    led = F.viseme_features(segs, 60, lead_s=0.08)[:, 0]
+    assert np.argmax(led) < np.argmax(jaw)
+
+
+def test_at_least_one_feature_group_is_required():
+    with pytest.raises(ValueError):
+        F.audio_features(tone(), phones=False, mel=False, visemes=False)
