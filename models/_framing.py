@@ -44,7 +44,7 @@ def frame_portrait(image: np.ndarray, points: np.ndarray, *, size: int, framing:
     h, w = image.shape[:2]
     if framing == "full":
         scale = min(1.0, size / max(w, h))
-        ow, oh = max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2)
+        ow, oh = max(2, round(w * scale) // 2 * 2), max(2, round(h * scale) // 2 * 2)
         sx, sy = ow / w, oh / h
         matrix = np.array([[sx, 0.0, 0.0], [0.0, sy, 0.0]])
         interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
