@@ -263,7 +263,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/watermark_bench"))
     ap.add_argument("--json", type=Path)
     ap.add_argument("--markdown", type=Path, help="print markdown tables from a saved --json report and exit")
+    ap.add_argument("--speed", action="store_true", help="only the 512x512 speed figures (best of 5 runs)")
     args = ap.parse_args()
+    if args.speed:
+        frames = motion_clip(load(SOURCES_512[0]), (512, 512), 50)
+        print(json.dumps({"load_average": os.getloadavg(), **speed(frames, repeats=5)}, indent=1))
+        return
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())))
         return

@@ -90,20 +90,44 @@ def _block_map_to_native(values: np.ndarray, wshape: tuple[int, int], shape: tup
     return _resample.upsample_delta(work, (h, w))
 
 
+def _working_rgb(frame: np.ndarray, wshape: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """Area-downsampled float RGB at the working grid (area resampling commutes with the linear YUV planes),
+    and the integer factor when the frame is an exact multiple of the grid (0 otherwise)."""
+    h, w = frame.shape[:2]
+    f = h // wshape[0]
+    if f >= 1 and (h, w) == (wshape[0] * f, wshape[1] * f):
+        acc = np.uint16 if f <= 16 else np.uint32  # exact integer box sums (rows first: contiguous)
+        rows = frame.reshape(wshape[0], f, w * 3).sum(axis=1, dtype=acc)
+        sums = rows.reshape(wshape[0], wshape[1], f, 3).sum(axis=2, dtype=acc)
+        return sums.astype(np.float32) * np.float32(1.0 / (f * f)), f
+    rgb = frame.astype(np.float32)
+    return np.stack([_resample.resize(rgb[..., i], wshape) for i in range(3)], axis=-1), 0
+
+
 def embed_frame(frame: np.ndarray, bits: np.ndarray, params: EmbedParams) -> np.ndarray:
     h, w = frame.shape[:2]
     wshape = _resample.working_shape(h, w)
-    rgb = frame.astype(np.float32)
-    y_blocks = _rule.ll_blocks(_rule.haar_ll(_resample.resize(_rule.carrier(rgb, "y"), wshape)))
+    work, factor = _working_rgb(frame, wshape)
+    y_blocks = _rule.ll_blocks(_rule.haar_ll(_rule.carrier(work, "y")))
     alpha = texture_mask(y_blocks, params)
+    delta = np.zeros((*bits.shape, 3), np.float64)  # per-block RGB change
     for channel, step in params.carriers:
-        if channel == "y":
-            blocks = y_blocks
-        else:
-            blocks = _rule.ll_blocks(_rule.haar_ll(_resample.resize(_rule.carrier(rgb, channel), wshape)))
+        blocks = y_blocks if channel == "y" else _rule.ll_blocks(_rule.haar_ll(_rule.carrier(work, channel)))
         # A uniform LL shift c is a pixel change of c / 2 over the block (inverse Haar, details unchanged).
-        pixel = dc_shift(blocks, bits, step) * alpha * 0.5
-        rgb += _block_map_to_native(pixel, wshape, (h, w))[..., None] * _rule.CHANNEL_RGB[channel]
+        delta += (dc_shift(blocks, bits, step) * alpha * 0.5)[..., None] * _rule.CHANNEL_RGB[channel]
+    if factor:
+        # Block-constant change on an exact multiple of the grid: round once per block and add in integers
+        # (rint(frame + d) == frame + rint(d) for integer frames).
+        size = _rule.BLOCK * factor
+        step_int = np.rint(delta).astype(np.int16)
+        big = np.repeat(np.repeat(step_int, size, axis=0), size, axis=1)
+        out = frame.astype(np.int16)
+        out[: big.shape[0], : big.shape[1]] += big
+        return np.clip(out, 0, 255).astype(np.uint8)
+    rgb = frame.astype(np.float32)
+    for i in range(3):
+        if np.any(delta[..., i]):
+            rgb[..., i] += _block_map_to_native(delta[..., i], wshape, (h, w))
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
 
 
