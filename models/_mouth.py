@@ -165,7 +165,8 @@ class MouthSynth:
                 lcol = self.teeth[None, None, :] * lshade[..., None]
                 col = col * (1.0 - m_l[..., None]) + lcol * m_l[..., None]
         roi = frame[y0:y1, x0:x1].astype(np.float32)
-        a = alpha[..., None]
+        # A parting that is still a hairline fades in with its width instead of popping in as a dark line.
+        a = (alpha * np.clip((g - 0.3) / 2.0, 0.0, 1.0)[None, :])[..., None]
         frame[y0:y1, x0:x1] = np.clip(roi * (1.0 - a) + col * a + 0.5, 0, 255).astype(np.uint8)
 
     def _down(self, pose: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
