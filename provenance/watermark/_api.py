@@ -105,12 +105,14 @@ class VideoWatermarker:
         the verifier's fast mode at 2 frames per second) or a variable frame rate; by default frame i is at i
         / fps. ``fps`` is the frame rate of the video the frames come from (a frame spans 1/fps from its
         timestamp). ``resync``: when the aligned decode does not pass, search grid scale/phase, cyclic tile
-        shift and luma gain (crops, non-uniform rescales, contrast changes) on ``sync_frames`` frames and
+        shift and level gain (crops, non-uniform rescales, contrast changes) on ``sync_frames`` frames and
         decide on up to ``keep_frames`` frames kept evenly spread over the clip. The hypothesis count of the
         union bound includes the re-synchronisation stage whether or not it runs, so ``log10_p`` does not
         depend on early exits.
         """
         _check_fps(fps)
+        if not (isinstance(sync_frames, int) and isinstance(keep_frames, int) and 1 <= sync_frames <= keep_frames):
+            raise WatermarkInputError("need 1 <= sync_frames <= keep_frames (integers)")
         if timestamps is not None:
             timestamps = np.asarray(timestamps, dtype=np.float64)
             if timestamps.ndim != 1 or not np.all(np.isfinite(timestamps)):

@@ -1,10 +1,9 @@
-"""Blind re-synchronisation: grid scale and phase, cyclic tile shift, luma gain. Payload-free statistics only.
+"""Blind re-synchronisation: grid scale and sub-pixel phase, and the level gain of each carrier.
 
 The statistic is |sum of z^2| (see ``_measure``): it peaks where the block grid of the received frames lines
-up with the embedding grid, and where the assumed QIM step matches the received luma scale (contrast
-changes), and it ignores the bits. The cyclic tile shift is chosen by the energy of the soft coded bits,
-which is invariant to the sign of every coded bit and so favours no codeword. Only the single resulting
-candidate is decoded.
+up with the embedding grid, and where the assumed QIM step matches the received level scale (contrast
+changes); it ignores the key and the bits, so choosing geometry or gain with it favours no codeword. The
+cyclic tile shift is not chosen here: the detector decodes all 256 shifts and counts them in its union bound.
 """
 
 from __future__ import annotations

@@ -164,6 +164,12 @@ def test_timestamp_count_must_match():
         VideoWatermarker().detect(frames, fps=0)
 
 
+@pytest.mark.parametrize("opts", [{"sync_frames": 0}, {"keep_frames": 4, "sync_frames": 8}, {"keep_frames": 2.5}])
+def test_bad_detect_options_raise(opts):
+    with pytest.raises(WatermarkInputError):
+        VideoWatermarker().detect([np.zeros((64, 64, 3), np.uint8)], **opts)
+
+
 def test_bad_key_raises():
     with pytest.raises(WatermarkInputError):
         VideoWatermarker(key=b"")
