@@ -11,7 +11,8 @@ from .errors import AudioError, FaceTooSmallError, ImageError, InputError, Model
 from .image_io import load_image
 from .motion import MOTION_DIMS, MOTION_NAMES, MotionDim, MotionSequence, neutral_motion
 from .motion_model import MotionModel
-from .renderer import FaceRenderer
+from .onnx_renderer import OnnxRenderer
+from .renderer import FaceRenderer, Renderer
 
 __all__ = [
     "MOTION_DIMS",
@@ -27,6 +28,8 @@ __all__ = [
     "MotionModel",
     "MotionSequence",
     "NoFaceError",
+    "OnnxRenderer",
+    "Renderer",
     "load_audio",
     "load_image",
     "neutral_motion",

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from provenance.errors import WatermarkInputError
 from provenance.manifest import SOFT_BINDING_ALG
 from provenance.mime import sniff_mime
@@ -34,7 +36,8 @@ from .report import (
 log = logging.getLogger(__name__)
 
 Source = str | os.PathLike | bytes | bytearray | BinaryIO
-FAST_SAMPLE_EVERY_S = 0.5  # fast mode analyses two frames per second ...
+FAST_MIN_KEYFRAMES = 4  # fast mode reads key frames; with fewer than this ...
+FAST_SAMPLE_EVERY_S = 0.5  # ... it decodes everything and keeps two frames per second ...
 FAST_MAX_FRAMES = 120  # ... and at most this many frames over the whole video
 
 
@@ -177,15 +180,9 @@ def _watermark(
             media = MediaSection(info.mime, info.width, info.height, info.fps, info.duration_s, len(data))
             marker = VideoWatermarker(key=key)
             if mode == "fast" and not info.is_still:
-                # Sampled frames need their timestamps, which are known only after decoding: keep the (few,
-                # bounded) sampled frames in memory.
-                every = max(FAST_SAMPLE_EVERY_S, info.duration_s / FAST_MAX_FRAMES)
-                pairs = list(_decode.iter_frames(container, info, limits, sample_every_s=every))
-                if not pairs:
-                    raise UnreadableMedia("no frames decoded")
-                det = marker.detect([f for _, f in pairs], fps=info.fps, timestamps=[t for t, _ in pairs])
+                det = _detect_fast(marker, data, container, info, limits)
             else:
-                # Full mode streams every frame; frame i is at i / fps.
+                # Full mode streams every frame (frame i at i / fps), searching crops and rescales if needed.
                 det = marker.detect((f for _, f in _decode.iter_frames(container, info, limits)), fps=info.fps)
     except (UnreadableMedia, WatermarkInputError) as exc:
         return None, WatermarkSection(analysed=False), str(exc)
@@ -204,6 +201,24 @@ def _watermark(
             key="public" if key is None else "private",
         ),
         None,
+    )
+
+
+def _detect_fast(marker: VideoWatermarker, data: bytes, container, info, limits: Limits):
+    """Key frames only (the decoder skips the rest); when a video has too few, two frames per second. The
+    sampled frames need their timestamps, known only after decoding, so the few kept frames are held in memory.
+    The crop/rescale search runs on a handful of frames only: a definite "no mark" needs full mode."""
+    pairs = list(_decode.iter_frames(container, info, limits, keyframes_only=True))
+    if len(pairs) < FAST_MIN_KEYFRAMES:
+        every = max(FAST_SAMPLE_EVERY_S, info.duration_s / FAST_MAX_FRAMES)
+        with _decode.open_container(data, limits) as again:
+            pairs = list(_decode.iter_frames(again, info, limits, sample_every_s=every))
+    elif len(pairs) > FAST_MAX_FRAMES:
+        pairs = pairs[:: int(np.ceil(len(pairs) / FAST_MAX_FRAMES))]
+    if not pairs:
+        raise UnreadableMedia("no frames decoded")
+    return marker.detect(
+        [f for _, f in pairs], fps=info.fps, timestamps=[t for t, _ in pairs], sync_frames=4, keep_frames=16
     )
 
 
