@@ -65,6 +65,8 @@ EXPECTED = {
         "MotionModel",
         "MotionSequence",
         "NoFaceError",
+        "OnnxRenderer",
+        "Renderer",
         "load_audio",
         "load_image",
         "neutral_motion",
