@@ -65,10 +65,10 @@ def main() -> None:
     clip = (
         Generator(size=512).render(ROOT / "sdk" / "data" / "portrait.jpg", audio, output=tmp / "clip.mp4", seed=1).path
     )
-    hd = tmp / "clip-1080p.mp4"
-    upscale(clip, hd, 1920, 1080)
+    hd = tmp / "clip-1080.mp4"
+    upscale(clip, hd, 1080, 1080)
     rows = []
-    for label, path in (("512x512", clip), ("1920x1080 (upscaled)", hd)):
+    for label, path in (("512x512", clip), ("1080x1080 (upscaled, re-encoded CRF 20)", hd)):
         t_dec = best(lambda path=path: decode_only(path), ns.repeat)
         for mode in ("full", "fast"):
             reports = []

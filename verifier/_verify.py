@@ -55,7 +55,7 @@ def verify(
     ``trust``: the anchors to trust (a :class:`TrustAnchors`, or a PEM bundle's path or bytes); None trusts nobody, so
     a valid signature reads SIGNED_UNTRUSTED. ``store``: a manifest store (or its URL) used to recover a manifest by the
     watermark's content ID when the file has none. ``key``: an organisation's private watermark key (default: the
-    public key). ``mode``: "full" analyses every frame, "fast" two frames per second.
+    public key). ``mode``: "full" analyses every frame; "fast" key frames only (see docs/verifier.md).
     Never raises for bad media: unreadable input is the UNREADABLE verdict.
     """
     if mode not in ("full", "fast"):

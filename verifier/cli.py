@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", metavar="URL", help="manifest store URL (sqlite:///path.db or postgresql://...)")
     p.add_argument("--key-file", metavar="FILE", help="an organisation's private watermark key (default: public key)")
     p.add_argument("--json", action="store_true", help="print JSON reports (one object, or a list for several files)")
-    p.add_argument("--fast", action="store_true", help="analyse two frames per second instead of every frame")
+    p.add_argument("--fast", action="store_true", help="analyse key frames only (much faster; see docs/verifier.md)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="verify N files in parallel (0 = all cores)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
 
