@@ -6,7 +6,8 @@ importlib.resources, its sha256 checked against the card ``dirfa_motion.json``) 
 is never imported. ``generate`` decodes the audio (anything PyAV reads), computes the network's features
 (``models.features``: loudness-normalised log-mel + PocketSphinx phone fractions) and samples one animation.
 Different seeds give different head motion, blinks, gaze and brows for the same audio; the mouth follows the audio
-(its per-frame noise is off, only the clip-level style latent varies it).
+(its per-frame noise is off, only the clip-level style latent varies it). Full blinks are sampled from the seed by a
+renewal process on top of the network's output (see ``_with_blinks``): a per-frame Gaussian cannot produce them.
 
 The loudness baseline this replaces lives on in ``models.baseline.LoudnessBaseline`` for comparison.
 """
@@ -146,7 +147,8 @@ def _with_blinks(values: np.ndarray, rng: np.random.Generator, fps: int = _featu
     blink values are kept where they are larger.
     """
     n = values.shape[0]
-    pause = values[:, MOTION_INDEX["jaw_open"]] < 0.01
+    jaw = values[:, MOTION_INDEX["jaw_open"]]
+    pause = np.convolve(jaw, np.ones(25) / 25, mode="same") < 0.01  # ~1 s without mouth movement
     blink = np.zeros(n, np.float32)
     rate = rng.uniform(0.15, 0.5)
     t = rng.uniform(0.0, 2.0)

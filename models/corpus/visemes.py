@@ -114,8 +114,7 @@ def mouth_track(
     dom = np.array([_VISEMES[c][5] for c, _, _ in pieces], np.float32)
     centre = np.array([(s + e) / 2 for _, s, e in pieces], np.float32)
     width = np.array([max((e - s) / 2, 0.025) for _, s, e in pieces], np.float32)
-    weights = dom[:, None] * np.exp(-0.5 * ((t[None, :] - centre[:, None]) / width[:, None]) ** 2)  # (P, n)
-    track = (weights.T @ targets) / (weights.sum(axis=0)[:, None] + 1e-9)
+    track = _blend(t, targets, dom, centre, width)
     # Lips meet for every bilabial, whatever the coarticulation says.
     for c, s, e in pieces:
         if c == "bilabial":
@@ -127,6 +126,24 @@ def mouth_track(
     if shift > 0:
         track = np.concatenate([track[shift:], np.repeat(track[-1:], shift, axis=0)])
     return track.astype(np.float32)
+
+
+def _blend(t, targets, dom, centre, width, block: int = 2000) -> np.ndarray:
+    """Dominance-weighted blend of the targets at times ``t``, in blocks of ``block`` samples.
+
+    Each piece only weighs within 5 of its widths (exp(-12.5) ~ 4e-6 beyond: negligible), so long audio costs
+    O(n) memory instead of a (pieces x samples) matrix.
+    """
+    out = np.zeros((t.size, targets.shape[1]), np.float32)
+    lo_piece, hi_piece = centre - 5 * width, centre + 5 * width
+    for b in range(0, t.size, block):
+        tb = t[b : b + block]
+        sel = np.nonzero((hi_piece >= tb[0]) & (lo_piece <= tb[-1]))[0]
+        if sel.size == 0:
+            continue
+        w = dom[sel, None] * np.exp(-0.5 * ((tb[None, :] - centre[sel, None]) / width[sel, None]) ** 2)
+        out[b : b + block] = (w.T @ targets[sel]) / (w.sum(axis=0)[:, None] + 1e-9)
+    return out
 
 
 def _gauss_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
