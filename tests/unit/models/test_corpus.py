@@ -87,3 +87,21 @@ def test_clips_and_corpus_are_reproducible_and_in_range():
     d = build_corpus(3, seed=1, phones=False)
     assert d["feats"].shape == (d["motion"].shape[0], 320)
     assert d["offsets"][0] == 0 and d["offsets"][-1] == d["motion"].shape[0] and len(d["offsets"]) == 4
+
+
+def test_mouth_track_memory_is_linear_for_long_audio():
+    """30 minutes of phones: the dominance blend must not build a (phones x samples) matrix (that was 5.9 GB)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    t, phones = 0.0, []
+    while t < 1800:
+        d = float(rng.uniform(0.05, 0.2))
+        phones.append(Phone(str(rng.choice(["a", "m", "s", "i", "u"])), t, t + d))
+        t += d + (0.5 if rng.random() < 0.05 else 0.0)
+    tracemalloc.start()
+    track = mouth_track(phones, 1800.0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert track.shape == (180_000, 5)
+    assert peak < 200e6
