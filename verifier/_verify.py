@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -36,6 +36,7 @@ from .report import (
 log = logging.getLogger(__name__)
 
 Source = str | os.PathLike | bytes | bytearray | BinaryIO
+SPLICE_MIN_S = 2.0  # an unmarked stretch this long in a marked video is a splice (windows are 1 s, 0.5 s apart)
 FAST_MIN_KEYFRAMES = 4  # fast mode reads key frames; with fewer than this ...
 FAST_SAMPLE_EVERY_S = 0.5  # ... it decodes everything and keeps two frames per second ...
 FAST_MAX_FRAMES = 120  # ... and at most this many frames over the whole video
@@ -90,7 +91,7 @@ def verify(
         # Without the pixels the watermark and its binding cannot be checked: no verdict can be complete.
         return _unreadable(name, mode, wm_error or "not decodable media", timings, size=len(data), c2pa=c2pa)
 
-    binding = _binding(c2pa, wm)
+    binding = _binding(c2pa, wm, mode)
     recovery = None
     if not c2pa.present and wm.found and store is not None:
         t = time.perf_counter()
@@ -186,9 +187,11 @@ def _watermark(
                 det = marker.detect((f for _, f in _decode.iter_frames(container, info, limits)), fps=info.fps)
     except (UnreadableMedia, WatermarkInputError) as exc:
         return None, WatermarkSection(analysed=False), str(exc)
-    segments = tuple(
-        SegmentSection(float(s.start_s), float(s.end_s), s.content_id is not None, s.content_id) for s in det.segments
-    )
+    if mode == "full" and det.found and not info.is_still:
+        end = max(info.duration_s, det.frames_used / info.fps)
+        segments = _timeline(det.segments, end)
+    else:  # sparse frames: report where the mark was seen, but do not call the rest unmarked
+        segments = tuple(SegmentSection(float(a), float(b), cid is not None, cid) for a, b, cid in det.segments)
     return (
         media,
         WatermarkSection(
@@ -222,10 +225,35 @@ def _detect_fast(marker: VideoWatermarker, data: bytes, container, info, limits:
     )
 
 
-def _binding(c2pa: C2paSection, wm: WatermarkSection) -> BindingSection:
-    whole = None
-    if wm.found and wm.segments:
-        whole = all(s.found and s.content_id in (None, wm.content_id) for s in wm.segments)
+def _timeline(marked: Sequence[tuple[float, float, str | None]], end_s: float) -> tuple[SegmentSection, ...]:
+    """The whole duration as segments: where the detector saw a mark, and the gaps between (found=False)."""
+    out: list[SegmentSection] = []
+    t = 0.0
+    for a, b, cid in sorted((float(a), float(b), cid) for a, b, cid in marked):
+        if a - t > 1e-6:
+            out.append(SegmentSection(round(t, 3), round(a, 3), False, None))
+        out.append(SegmentSection(round(a, 3), round(b, 3), cid is not None, cid))
+        t = max(t, b)
+    if end_s - t > 1e-6:
+        out.append(SegmentSection(round(t, 3), round(end_s, 3), False, None))
+    return tuple(out)
+
+
+def _whole_video_marked(wm: WatermarkSection, mode: str) -> bool | None:
+    """False when a stretch of SPLICE_MIN_S or more carries no mark, or another content ID (full mode only: the
+    detector's 1-s windows need every frame)."""
+    if not wm.found or mode != "full" or not wm.segments:
+        return None
+    for s in wm.segments:
+        if s.found and s.content_id not in (None, wm.content_id):
+            return False
+        if not s.found and s.end_s - s.start_s >= SPLICE_MIN_S:
+            return False
+    return True
+
+
+def _binding(c2pa: C2paSection, wm: WatermarkSection, mode: str) -> BindingSection:
+    whole = _whole_video_marked(wm, mode)
     if not c2pa.present or c2pa.soft_binding_alg != SOFT_BINDING_ALG:
         return BindingSection(checked=False, watermark_value=wm.content_id, whole_video_marked=whole)
     return BindingSection(

@@ -155,3 +155,30 @@ def test_json_report_round_trips(rendered):
 def test_modes_agree_on_an_untouched_file(rendered, mode):
     report = verify(rendered.path, trust=TrustAnchors.dev(), mode=mode)
     assert report.verdict is Verdict.VERIFIED
+
+
+def test_splice_with_unmarked_video_is_a_mismatch(rendered, tmp_path, portrait_path):
+    """Our 2 s clip followed by 3 s of unmarked video: the mark covers only part of it."""
+    from PIL import Image
+
+    base = np.asarray(Image.open(portrait_path).convert("RGB").resize((560, 560)))
+    with av.open(str(rendered.path)) as c:
+        ours = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    path = tmp_path / "spliced.mp4"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width = s.height = 512
+        s.pix_fmt = "yuv420p"
+        s.options = {"crf": "20"}
+        other = [np.ascontiguousarray(base[i % 40 : i % 40 + 512, 20:532]) for i in range(75)]
+        for frame in ours + other:
+            for p in s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    report = verify(path)
+    assert report.verdict is Verdict.MISMATCH
+    assert report.watermark.content_id == rendered.content_id
+    assert report.binding.whole_video_marked is False
+    gaps = [s for s in report.watermark.segments if not s.found]
+    assert gaps and gaps[-1].end_s - gaps[-1].start_s >= 2.0 and gaps[-1].start_s < 3.0
