@@ -11,6 +11,7 @@ Both graphs carry the network config and the sha256 of the checkpoint's weights 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import io
 import json
@@ -23,7 +24,8 @@ import onnx
 import torch
 from torch import nn
 
-from .network import EncoderExport, MotionNet, StepDecoder
+from .motion import MOTION_INDEX
+from .network import EncoderExport, MotionNet, NetConfig, StepDecoder
 from .train import load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -126,15 +128,34 @@ def write_package(net: MotionNet, out_dir: str | Path, *, version: str, card_ext
     return path
 
 
+def with_sample_scale(cfg: NetConfig, overrides: dict[str, str | float]) -> NetConfig:
+    """``cfg`` with some dims' sampling-noise scales replaced (names from ``models.motion``)."""
+    scale = list(cfg.sample_scale)
+    for name, value in overrides.items():
+        if name not in MOTION_INDEX:
+            raise ValueError(f"unknown motion dim {name!r}")
+        scale[MOTION_INDEX[name]] = float(value)
+    return dataclasses.replace(cfg, sample_scale=tuple(scale))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m models.export", description=__doc__)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", default=str(Path(__file__).parent / "data"))
     p.add_argument("--version", default="1.0.0")
+    p.add_argument(
+        "--sample-scale",
+        action="append",
+        default=[],
+        metavar="DIM=SCALE",
+        help="override a dim's sampling-noise scale (inference only; the weights do not change), e.g. brow_raise=0.25",
+    )
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
     net, ckpt = load_checkpoint(a.checkpoint)
+    if a.sample_scale:
+        net.cfg = with_sample_scale(net.cfg, dict(item.split("=", 1) for item in a.sample_scale))
     extra = {"training": {"step": ckpt["step"], "args": ckpt["train_args"], "metrics": ckpt["metrics"]}}
     path = write_package(net, a.out, version=a.version, card_extra=extra)
     log.info("wrote %s (%d bytes)", path, path.stat().st_size)

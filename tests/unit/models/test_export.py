@@ -85,3 +85,18 @@ def test_package_is_reproducible_and_its_card_has_the_sha256(tmp_path):
     assert set(zipfile.ZipFile(io.BytesIO(a)).namelist()) == {"encoder.onnx", "decoder.onnx", "config.json"}
     other = write_package(tiny_net(seed=1), tmp_path / "c", version="9.9.9").read_bytes()
     assert other != a
+
+
+def test_sample_scale_override_changes_only_the_named_dims():
+    from models.export import with_sample_scale
+    from models.motion import MOTION_INDEX
+
+    cfg = tiny_net().cfg
+    new = with_sample_scale(cfg, {"brow_raise": "0.25"})
+    i = MOTION_INDEX["brow_raise"]
+    assert new.sample_scale[i] == 0.25
+    assert [v for k, v in enumerate(new.sample_scale) if k != i] == [
+        v for k, v in enumerate(cfg.sample_scale) if k != i
+    ]
+    with pytest.raises(ValueError):
+        with_sample_scale(cfg, {"no_such_dim": 1.0})
