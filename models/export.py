@@ -39,6 +39,9 @@ OPSET = 17
 class _NormalizedEncoder(nn.Module):
     """Feature normalisation baked into the encoder graph, so the runtime feeds raw features."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, net: MotionNet) -> None:
         super().__init__()
         self.enc = EncoderExport(net)
@@ -73,8 +76,8 @@ def step_inputs(net: MotionNet, batch: int = 1) -> tuple[torch.Tensor, ...]:
 
 def _to_bytes(module: nn.Module, args: tuple, names_in, names_out, dynamic, meta: dict[str, str]) -> bytes:
     buf = io.BytesIO()
-    torch.onnx.export(
-        module, args, buf, input_names=names_in, output_names=names_out, dynamic_axes=dynamic,
+    torch.onnx.export(  # a file-like object works (documented), the stubs only say paths
+        module, args, buf, input_names=names_in, output_names=names_out, dynamic_axes=dynamic,  # type: ignore[arg-type]
         opset_version=OPSET, dynamo=False,
     )  # fmt: skip
     model = onnx.load_from_string(buf.getvalue())

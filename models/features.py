@@ -176,18 +176,12 @@ def viseme_features(segments: list[tuple[str, int, int]], n_frames: int, lead_s:
     Measured here, this untrained mapping transfers to real speakers better than a mapping learned on espeak-ng
     speech, so the network gets it as an input (a real-speech-robust prior for the mouth) besides log-mel.
     """
+    from .corpus.espeak import Phone
     from .corpus.visemes import ARPABET_IPA, mouth_track, to_video_frames
 
-    phones = [_Seg(ARPABET_IPA[w], a / 100, (b + 1) / 100) for w, a, b in segments if w in ARPABET_IPA]
+    phones = [Phone(ARPABET_IPA[w], a / 100, (b + 1) / 100) for w, a, b in segments if w in ARPABET_IPA]
     track = mouth_track(phones, n_frames / FPS, lead_s=lead_s)
     return to_video_frames(track, n_frames).astype(np.float32)
-
-
-class _Seg:
-    __slots__ = ("end", "ipa", "start")
-
-    def __init__(self, ipa: str, start: float, end: float) -> None:
-        self.ipa, self.start, self.end = ipa, start, end
 
 
 def audio_features(

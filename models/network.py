@@ -73,7 +73,7 @@ class NetConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> NetConfig:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})  # type: ignore[arg-type]
 
 
 def alibi_slopes(n_heads: int) -> torch.Tensor:
@@ -164,6 +164,8 @@ class Block(nn.Module):
 
 
 class MotionNet(nn.Module):
+    ar_index: torch.Tensor
+
     def __init__(self, cfg: NetConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -225,9 +227,11 @@ class StepDecoder(nn.Module):
     Outputs: mu, log_sigma (B, motion_dims), new_k / new_v (L, B, H, 1, dk) to append to the cache.
     """
 
+    bias: torch.Tensor
+
     def __init__(self, net: MotionNet) -> None:
         super().__init__()
-        self.net = net
+        self.net: MotionNet = net
         cfg = net.cfg
         dist = torch.arange(cfg.window - 1, -1, -1).float()  # cache slots (oldest..newest) then the new frame
         self.register_buffer("bias", -alibi_slopes(cfg.n_heads)[:, None] * torch.floor(dist / cfg.period)[None])
@@ -238,7 +242,8 @@ class StepDecoder(nn.Module):
         valid = torch.cat([past_valid, torch.ones_like(past_valid[:1])])  # (W,)
         bias = (self.bias + (valid - 1.0) * 1e9)[None, :, None, :]  # (1, H, 1, W)
         new_k, new_v = [], []
-        for i, blk in enumerate(net.blocks):
+        blocks: list[Block] = list(net.blocks)  # type: ignore[arg-type]
+        for i, blk in enumerate(blocks):
             x, k, v = blk.step(x, past_k[i], past_v[i], bias)
             new_k.append(k)
             new_v.append(v)

@@ -76,7 +76,7 @@ class MotionRuntime:
         self._scale = np.asarray(cfg.sample_scale, np.float32)
 
     def close(self) -> None:
-        self._enc = self._dec = None  # type: ignore[assignment]
+        self._enc = self._dec = None
 
     def __enter__(self) -> MotionRuntime:
         return self

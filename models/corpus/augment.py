@@ -37,7 +37,7 @@ def colored_noise(n: int, kind: str, rng: np.random.Generator) -> np.ndarray:
     """White, pink (1/f) or brown (1/f^2) noise with unit RMS."""
     spec = np.fft.rfft(rng.standard_normal(n))
     f = np.maximum(np.fft.rfftfreq(n), 1.0 / n)
-    spec *= {"white": 1.0, "pink": f**-0.5, "brown": f**-1.0}[kind]
+    spec = spec * np.asarray({"white": np.ones_like(f), "pink": f**-0.5, "brown": f**-1.0}[kind])
     out = np.fft.irfft(spec, n)
     return (out / (np.sqrt(np.mean(out**2)) + 1e-12)).astype(np.float32)
 
