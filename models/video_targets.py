@@ -156,7 +156,9 @@ def extract(path: str | Path) -> VideoTargets:
     return VideoTargets(t.motion, t.found, fps)
 
 
-def build_corpus(paths: list[str | Path], *, phones: bool = True, min_found: float = 0.9) -> dict[str, np.ndarray]:
+def build_corpus(
+    paths: list[str | Path], *, phones: bool = True, visemes: bool = True, min_found: float = 0.9
+) -> dict[str, np.ndarray]:
     """A training corpus (same layout as ``models.corpus.build_corpus``) from real talking-face videos."""
     feats, motions, offsets, names = [], [], [0], []
     for path in paths:
@@ -173,7 +175,7 @@ def build_corpus(paths: list[str | Path], *, phones: bool = True, min_found: flo
             log.warning("skipping %s: %s", path, exc)
             continue
         n = targets.motion.shape[0]
-        feats.append(F.audio_features(samples, phones=phones, n_frames=n))
+        feats.append(F.audio_features(samples, phones=phones, visemes=visemes and phones, n_frames=n))
         motions.append(targets.motion)
         offsets.append(offsets[-1] + n)
         names.append(str(path))
@@ -190,11 +192,12 @@ def build_corpus(paths: list[str | Path], *, phones: bool = True, min_found: flo
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m models.video_targets", description=__doc__)
     p.add_argument("--videos", nargs="+", required=True)
-    p.add_argument("--no-phones", action="store_true")
+    p.add_argument("--no-phones", action="store_true", help="log-mel only")
+    p.add_argument("--no-visemes", action="store_true", help="no phone-derived viseme columns")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    np.savez_compressed(a.out, **build_corpus(a.videos, phones=not a.no_phones))
+    np.savez_compressed(a.out, **build_corpus(a.videos, phones=not a.no_phones, visemes=not a.no_visemes))
     return 0
 
 

@@ -60,3 +60,25 @@ def test_frames_without_a_face_are_interpolated_and_flagged():
 
 def test_neutral_reference_is_inside_ranges():
     assert neutral_motion().shape == (18,)
+
+
+def test_build_corpus_from_videos_has_the_training_layout_and_skips_unusable_clips(monkeypatch):
+    import models.video_targets as vt
+    from models.train import GROUPS
+
+    def fake_extract(path):
+        n = 50
+        fps = 30.0 if "fps30" in str(path) else 25.0
+        found = np.ones(n, bool)
+        if "noface" in str(path):
+            found[:40] = False
+        return vt.VideoTargets(np.zeros((n, 18), np.float32), found, fps)
+
+    t = np.arange(32000) / 16000
+    monkeypatch.setattr(vt, "extract", fake_extract)
+    monkeypatch.setattr(vt, "load_audio", lambda path: (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32))
+    d = vt.build_corpus(["a.mp4", "fps30.mp4", "noface.mp4", "b.mp4"], phones=False)
+    assert d["feats"].shape == (100, GROUPS["mel"]) and d["motion"].shape == (100, 18)
+    assert d["offsets"].tolist() == [0, 50, 100] and d["voices"].tolist() == ["a.mp4", "b.mp4"]
+    with pytest.raises(ValueError):
+        vt.build_corpus(["fps30.mp4"], phones=False)
