@@ -36,6 +36,7 @@ from .report import (
 log = logging.getLogger(__name__)
 
 Source = str | os.PathLike | bytes | bytearray | BinaryIO
+MIN_GAP_S = 1.0  # one detection window
 SPLICE_MIN_S = 2.0  # an unmarked stretch this long in a marked video is a splice (windows are 1 s, 0.5 s apart)
 FAST_MIN_KEYFRAMES = 4  # fast mode reads key frames; with fewer than this ...
 FAST_SAMPLE_EVERY_S = 0.5  # ... it decodes everything and keeps two frames per second ...
@@ -226,15 +227,26 @@ def _detect_fast(marker: VideoWatermarker, data: bytes, container, info, limits:
 
 
 def _timeline(marked: Sequence[tuple[float, float, str | None]], end_s: float) -> tuple[SegmentSection, ...]:
-    """The whole duration as segments: where the detector saw a mark, and the gaps between (found=False)."""
+    """The whole duration as segments: where the detector saw a mark, and the gaps between (found=False). Gaps
+    shorter than one detection window (1 s) are window granularity, not evidence: they join their neighbours."""
+    spans: list[list] = []
+    for a, b, cid in sorted((float(a), float(b), cid) for a, b, cid in marked):
+        if spans and spans[-1][2] == cid and a - spans[-1][1] < MIN_GAP_S:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b, cid])
     out: list[SegmentSection] = []
     t = 0.0
-    for a, b, cid in sorted((float(a), float(b), cid) for a, b, cid in marked):
-        if a - t > 1e-6:
+    for i, (a, b, cid) in enumerate(spans):
+        if a - t >= MIN_GAP_S:
             out.append(SegmentSection(round(t, 3), round(a, 3), False, None))
+        else:
+            a = t  # absorb a short leading gap
+        if i == len(spans) - 1 and end_s - b < MIN_GAP_S:
+            b = end_s  # ... and a short trailing one
         out.append(SegmentSection(round(a, 3), round(b, 3), cid is not None, cid))
         t = max(t, b)
-    if end_s - t > 1e-6:
+    if end_s - t >= MIN_GAP_S:
         out.append(SegmentSection(round(t, 3), round(end_s, 3), False, None))
     return tuple(out)
 
