@@ -15,6 +15,7 @@ split widens into a smooth blend, so cheeks stretch instead of tearing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -27,7 +28,7 @@ INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 OUTER_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
 OUTER_LOWER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 # Subject's right eye is on the image left (33 outer, 133 inner); its iris is 468-472.
-EYES = {
+EYES: dict[str, dict[str, Any]] = {
     "right": {
         "upper": (33, 246, 161, 160, 159, 158, 157, 173, 133),
         "lower": (33, 7, 163, 144, 145, 153, 154, 155, 133),

@@ -10,6 +10,8 @@ is clipped to the current eye opening (which blinks and head pose move), with an
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -27,7 +29,7 @@ class GazeSynth:
         self.warp = warp
         self.frame = expr.frame
         h, w = image.shape[:2]
-        self.eyes = []
+        self.eyes: list[dict[str, Any]] = []
         inpaint_mask = np.zeros((h, w), np.uint8)
         for name, spec in EYES.items():
             up = pts[list(spec["upper"]), :2].astype(np.float64)
@@ -113,7 +115,7 @@ class GazeSynth:
             # The iris patch, translated (and scaled with the head) to its new centre, in ROI coordinates.
             s = float(np.sqrt(abs(np.linalg.det(lin))))
             pc = eye["pc"]  # the iris centre inside its patch
-            m = np.float32([[s, 0.0, c[0] - x0 - s * pc[0]], [0.0, s, c[1] - y0 - s * pc[1]]])
+            m = np.array([[s, 0.0, c[0] - x0 - s * pc[0]], [0.0, s, c[1] - y0 - s * pc[1]]], np.float32)
             iris = cv2.warpAffine(eye["patch"], m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
             a_iris = iris[..., 3:4] / 255.0

@@ -85,7 +85,7 @@ def _from_pil(img: Any, max_side: int) -> np.ndarray:
     # Reduce huge images before any float conversion: area-average in Pillow is cheap and memory-bounded.
     if max(img.size) > 2 * max_side and img.mode in ("RGB", "RGBA", "L", "LA"):
         scale = max_side / max(img.size)
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BOX)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BOX)
     mode = img.mode
     if mode.startswith("I;16") or mode in ("I", "F"):
         return _from_array(_wide_grey(img))

@@ -113,12 +113,13 @@ class VideoWatermarker:
         _check_fps(fps)
         if not (isinstance(sync_frames, int) and isinstance(keep_frames, int) and 1 <= sync_frames <= keep_frames):
             raise WatermarkInputError("need 1 <= sync_frames <= keep_frames (integers)")
+        stamps = None
         if timestamps is not None:
-            timestamps = np.asarray(timestamps, dtype=np.float64)
-            if timestamps.ndim != 1 or not np.all(np.isfinite(timestamps)):
+            stamps = np.asarray(timestamps, dtype=np.float64)
+            if stamps.ndim != 1 or not np.all(np.isfinite(stamps)):
                 raise WatermarkInputError("timestamps must be a 1-D sequence of finite seconds")
         options = DetectOptions(resync=resync, sync_frames=sync_frames, keep_frames=keep_frames)
-        raw = run_detection(frames, self._key, self._params, float(fps), timestamps, options)
+        raw = run_detection(frames, self._key, self._params, float(fps), stamps, options)
         segments = tuple(WatermarkSegment(*s) for s in raw.segments)
         windows = tuple(WindowResult(**w) for w in raw.windows)
         return WatermarkDetection(

@@ -85,6 +85,8 @@ def _evaluate(tiles, pairs, t_centre, key, log10_hyp, frame_s, shifts=((0, 0),))
         clip = _decide.blind_test(soft, theta, log10_hyp)
         if best is None or clip.agreeing > best[0].agreeing:
             best = (clip, sums, shift)
+    if best is None:
+        raise ValueError("no tile shift to test")  # callers always pass at least (0, 0)
     clip, sums, shift = best
     wins = []
     for start, end, idx in _decide.windows(t_centre, frame_s):

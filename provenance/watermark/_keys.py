@@ -75,7 +75,7 @@ def layouts(key: bytes, n_coded: int) -> tuple[np.ndarray, np.ndarray]:
     return coded, sign
 
 
-def layout_of_time(t_centre: np.ndarray | float, offset_s: float = 0.0) -> np.ndarray:
+def layout_of_time(t_centre: np.ndarray | float, offset_s: np.ndarray | float = 0.0) -> np.ndarray:
     """The layout used for a frame whose display interval is centred at ``t_centre`` seconds."""
     epoch = np.floor((np.asarray(t_centre, dtype=np.float64) + offset_s) / EPOCH_S + 1e-9)
     return (epoch.astype(np.int64)) % N_LAYOUTS

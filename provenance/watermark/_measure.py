@@ -48,7 +48,8 @@ def super_shape(h: int, w: int, scale: float) -> tuple[int, int]:
 
 def work_from_fine(plane: np.ndarray, g: Geometry) -> np.ndarray:
     """A stored fine plane -> the working plane under geometry ``g`` (scale, then sub-pixel grid phase)."""
-    sup = _resample.resize(plane, super_shape(*plane.shape, g.scale))[g.py :, g.px :]
+    h, w = plane.shape
+    sup = _resample.resize(plane, super_shape(h, w, g.scale))[g.py :, g.px :]
     hh, ww = sup.shape[0] // SUPER * SUPER, sup.shape[1] // SUPER * SUPER
     return sup[:hh, :ww].reshape(hh // SUPER, SUPER, ww // SUPER, SUPER).mean(axis=(1, 3))
 

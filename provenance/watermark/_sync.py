@@ -59,7 +59,8 @@ def _phase_scores(fines: list[np.ndarray], steps: tuple[float, ...], scale: floa
     count = 0
     for fine in fines:
         for k, (plane, step) in enumerate(zip(fine, steps, strict=True)):
-            wh, ww = _resample.working_shape(*plane.shape, scale)
+            ph, pw = plane.shape
+            wh, ww = _resample.working_shape(ph, pw, scale)
             sup = _resample.resize(plane, (wh * factor, ww * factor))
             sums, n = _phase_sums(_box_means(sup, block), step, block)
             acc[k] += sums
