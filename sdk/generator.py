@@ -32,6 +32,7 @@ from provenance.watermark import VideoWatermarker, new_content_id
 from . import _inputs, _store
 from ._encode import AUDIO_RATE, Mp4Writer
 from ._pipeline import background
+from ._render_worker import picklable, render_in_subprocess
 from .errors import OutputError, ProvenanceFailure
 
 if TYPE_CHECKING:
@@ -209,6 +210,8 @@ class Generator:
         # Three overlapping stages: render (thread) -> watermark (thread) -> encode (here, plus x264's threads).
         frames: Iterator[np.ndarray] = (renderer.render(m) for m in motion)
         if self.pipelined:
+            if picklable(renderer):  # a child process: the render stage gets a core (and a GIL) of its own
+                frames = render_in_subprocess(renderer, motion)
             frames = background(frames, name="render")
         marked = self.watermarker.embed(frames, content_id=content_id, fps=self.fps)
         if self.pipelined:

@@ -26,9 +26,8 @@ def test_verifier_only_install(tmp_path, signed_video):
     listed = subprocess.run([str(py), "-m", "pip", "list", "--format=json"], capture_output=True, text=True)
     names = {p["name"].lower() for p in json.loads(listed.stdout)}
     assert not names & {"torch", "onnxruntime", "mediapipe", "opencv-python", "opencv-contrib-python", "jax"}
-    out = subprocess.run(
-        [str(env_dir / "bin" / "dirfa-verify"), str(signed_video), "--json"], capture_output=True, text=True, timeout=120
-    )
+    cmd = [str(env_dir / "bin" / "dirfa-verify"), str(signed_video), "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 10, out.stderr  # signed_untrusted: nobody trusted
     assert json.loads(out.stdout)["watermark"]["found"] is True
     assert sys.prefix != str(env_dir)
