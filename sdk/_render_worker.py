@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any, cast
 
 import numpy as np
@@ -43,6 +44,9 @@ def render_in_subprocess(renderer: Any, motion: np.ndarray) -> Iterator[np.ndarr
     size = width * height * 3
     payload = pickle.dumps((renderer, np.ascontiguousarray(motion)), protocol=pickle.HIGHEST_PROTOCOL)
     env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+    # The child must import these packages exactly as this process did, installed or not.
+    here = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([here, *filter(None, [env.get("PYTHONPATH")])])
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sdk._render_worker"],
