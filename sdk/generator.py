@@ -33,7 +33,7 @@ from . import _inputs, _store
 from ._encode import AUDIO_RATE, Mp4Writer
 from ._pipeline import background
 from ._render_worker import picklable, render_in_subprocess
-from .errors import OutputError, ProvenanceFailure
+from .errors import OutputError, ProvenanceError, ProvenanceFailure
 
 if TYPE_CHECKING:
     from .batch import RenderJob, RenderOutcome
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 DEFAULT_MAX_SECONDS = 600.0
+MIN_SIZE = 256  # the watermark's minimum short side
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ class Generator:
             raise ValueError("fps must be in 1..60")
         if framing not in ("crop", "full"):
             raise ValueError("framing must be 'crop' or 'full'")
+        if size < MIN_SIZE:
+            raise ValueError(f"size must be at least {MIN_SIZE} px: the watermark needs that much picture")
         self.model = model or MotionModel.load()
         self.renderer_factory = renderer or FaceRenderer
         self.identity = identity or dev_identity()
@@ -105,7 +108,9 @@ class Generator:
         self.size, self.fps, self.framing = size, fps, framing
         self.max_duration, self.crf = max_duration, crf
         self._setup_lock = threading.Lock()
-        self.pipelined = pipelined  # overlap render, watermark and encode in threads (False: one stage at a time)
+        # Overlap the stages: render in a child process (in a thread when the renderer does not pickle), watermark
+        # and encode in threads. False: one stage at a time, in this thread.
+        self.pipelined = pipelined
 
     def render(
         self,
@@ -152,7 +157,10 @@ class Generator:
             width, height = renderer.frame_size
             unsigned, signed = workdir / "unsigned.mp4", workdir / "signed.mp4"
             t = time.perf_counter()
-            self._encode(renderer, motion.values, content_id, unsigned, width, height, inputs.audio_out, progress)
+            try:
+                self._encode(renderer, motion.values, content_id, unsigned, width, height, inputs.audio_out, progress)
+            except ProvenanceError as exc:  # the watermark could not be applied: never write the frames without it
+                raise ProvenanceFailure(f"watermarking failed: {exc}") from exc
             timings["render_watermark_encode"] = time.perf_counter() - t
 
             t = time.perf_counter()

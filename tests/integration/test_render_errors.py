@@ -97,3 +97,27 @@ def test_a_signature_that_cannot_be_made_writes_nothing(tmp_path, portrait_path,
     with pytest.raises(ProvenanceFailure):
         Generator(size=256, identity=identity).render(portrait_path, short_speech, output=out_dir / "x.mp4")
     assert_nothing_written(out_dir)
+
+
+def test_too_small_an_output_size_is_refused_up_front():
+    with pytest.raises(ValueError):
+        Generator(size=128)
+
+
+def test_a_watermark_that_cannot_be_applied_writes_nothing(tmp_path, portrait_path, short_speech):
+    from provenance.errors import WatermarkError
+
+    class BrokenMarker:
+        def embed(self, frames, content_id, *, fps=25.0):
+            for i, frame in enumerate(frames):
+                if i == 10:
+                    raise WatermarkError("embedding failed")
+                yield frame
+
+    gen = Generator(size=256)
+    gen.watermarker = BrokenMarker()
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with pytest.raises(ProvenanceFailure):
+        gen.render(portrait_path, short_speech, output=out_dir / "x.mp4")
+    assert_nothing_written(out_dir)
