@@ -59,3 +59,29 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, portrait_path: Path, shor
 @pytest.fixture(scope="session")
 def signed_video(rendered) -> Path:
     return rendered.path
+
+
+def _h264_roundtrip(frames, crf, fps=25):
+    """Encode RGB frames with libx264 (veryfast) at ``crf`` and decode them again, in memory."""
+    import io
+
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for f in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        out.mux(stream.encode())
+    buf.seek(0)
+    with av.open(buf) as inp:
+        return [fr.to_ndarray(format="rgb24") for fr in inp.decode(video=0)]
+
+
+@pytest.fixture(scope="session")
+def h264():
+    """The H.264 round trip as a function: ``h264(frames, crf, fps=25) -> frames``."""
+    return _h264_roundtrip

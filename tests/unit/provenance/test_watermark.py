@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 
-import av
 import numpy as np
 import pytest
 from skimage import data
@@ -25,21 +23,6 @@ def clip(n=25, size=256, seed=0):
     return [
         np.ascontiguousarray(img[y0 + k // 8 : y0 + k // 8 + size, x0 + k // 4 : x0 + k // 4 + size]) for k in range(n)
     ]
-
-
-def h264(frames, crf, fps=25):
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast"}
-        for f in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-        out.mux(stream.encode())
-    buf.seek(0)
-    with av.open(buf) as inp:
-        return [fr.to_ndarray(format="rgb24") for fr in inp.decode(video=0)]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +65,7 @@ def test_round_trip_exact_id(marked):
     assert det.segments and det.segments[0].content_id == CID
 
 
-def test_round_trip_through_h264_crf20(marked):
+def test_round_trip_through_h264_crf20(marked, h264):
     _, out = marked
     det = VideoWatermarker().detect(h264(out, 20))
     assert det.found and det.content_id == CID

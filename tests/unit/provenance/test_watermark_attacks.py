@@ -5,9 +5,6 @@ Attacks use PyAV (H.264) and OpenCV (resampling, JPEG); only ``provenance`` itse
 
 from __future__ import annotations
 
-import io
-
-import av
 import cv2
 import numpy as np
 import pytest
@@ -29,21 +26,6 @@ def clip(n=25, size=256, seed=0, image=data.astronaut):
     ]
 
 
-def h264(frames, crf):
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast"}
-        for f in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-        out.mux(stream.encode())
-    buf.seek(0)
-    with av.open(buf) as inp:
-        return [fr.to_ndarray(format="rgb24") for fr in inp.decode(video=0)]
-
-
 def tone(frames, fn):
     table = np.clip(np.round(fn(np.arange(256.0))), 0, 255).astype(np.uint8)
     return [table[f] for f in frames]
@@ -60,7 +42,7 @@ def _found(frames, **kw):
     return det
 
 
-def test_rescale_half_then_h264(marked):
+def test_rescale_half_then_h264(marked, h264):
     small = [cv2.resize(f, (128, 128), interpolation=cv2.INTER_AREA) for f in marked]
     det = _found(h264(small, 18))
     assert not det.resynchronised
