@@ -97,11 +97,11 @@ def _box_sums(frame: np.ndarray, wshape: tuple[int, int], f: int) -> np.ndarray:
     rows = frame.reshape(wshape[0], f, -1)
     total = rows[:, 0].astype(acc)
     for i in range(1, f):
-        total += rows[:, i]
+        np.add(total, rows[:, i], out=total)
     cols = total.reshape(wshape[0], wshape[1], f, 3)
     out = cols[:, :, 0].copy()
     for i in range(1, f):
-        out += cols[:, :, i]
+        np.add(out, cols[:, :, i], out=out)
     return out
 
 
