@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ from provenance.watermark import VideoWatermarker, new_content_id
 from . import _inputs, _store
 from ._encode import AUDIO_RATE, Mp4Writer
 from ._pipeline import background
-from ._render_worker import picklable, render_in_subprocess
+from ._render_worker import RenderProcess
 from .errors import OutputError, ProvenanceError, ProvenanceFailure
 
 if TYPE_CHECKING:
@@ -134,57 +135,44 @@ class Generator:
         inputs = _inputs.prepare(image, audio, out_rate=AUDIO_RATE, max_seconds=self.max_duration)
         if out.resolve() in inputs.input_paths:
             raise OutputError("the output path is one of the inputs")
-        with self._setup_lock:  # landmark detection: once per render, serialised across batch threads
-            renderer = self.renderer_factory(inputs.image, size=self.size, framing=self.framing)
-        timings["prepare"] = time.perf_counter() - t0
-
-        t = time.perf_counter()
-        motion = self.model.generate(
-            inputs.audio_16k,
-            sample_rate=16_000,
-            seed=seed,
-            fps=self.fps,
-            expressiveness=expressiveness,
-            head_motion=head_motion,
-        )
-        timings["motion"] = time.perf_counter() - t
-
+        # The render child is spawned first (its imports overlap what follows); the landmarks are detected in a
+        # thread while this one computes the motion.
+        proc = RenderProcess() if self.pipelined else None
         try:
-            workdir = Path(tempfile.mkdtemp(prefix=".dirfa-", dir=out.parent))
-        except OSError as exc:
-            raise OutputError(f"cannot write in the output directory {out.parent}: {exc}") from exc
-        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="dirfa-setup") as pool:
+                pending = pool.submit(self._build_renderer, inputs.image)
+                timings["prepare"] = time.perf_counter() - t0
+                t = time.perf_counter()
+                try:
+                    motion = self.model.generate(
+                        inputs.audio_16k,
+                        sample_rate=16_000,
+                        seed=seed,
+                        fps=self.fps,
+                        expressiveness=expressiveness,
+                        head_motion=head_motion,
+                    )
+                finally:
+                    timings["motion"] = time.perf_counter() - t
+                    t = time.perf_counter()
+                    renderer = pending.result()  # the image's errors (no face, ...) come first, as they always did
+                    timings["renderer_wait"] = time.perf_counter() - t
             width, height = renderer.frame_size
-            unsigned, signed = workdir / "unsigned.mp4", workdir / "signed.mp4"
-            t = time.perf_counter()
-            try:
-                self._encode(renderer, motion.values, content_id, unsigned, width, height, inputs.audio_out, progress)
-            except ProvenanceError as exc:  # the watermark could not be applied: never write the frames without it
-                raise ProvenanceFailure(f"watermarking failed: {exc}") from exc
-            timings["render_watermark_encode"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            info = self._manifest_info(inputs, content_id, seed, len(motion) / self.fps, renderer)
-            try:
-                manifest_bytes = _manifest.sign_file(unsigned, signed, identity=self.identity, info=info)
-            except Exception as exc:
-                raise ProvenanceFailure(f"signing failed: {exc}") from exc
-            timings["sign"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            report = self._self_verify(signed, content_id)
-            timings["self_verify"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            manifest_id = self._record(manifest_bytes, content_id, signed)
-            timings["store"] = time.perf_counter() - t
-
-            os.replace(signed, out)
-            _fsync_dir(out.parent)
+            frames: Iterator[np.ndarray]
+            if proc is not None and proc.start(renderer):
+                frames = proc.frames([motion.values])
+            else:  # not pipelined, or a renderer that does not pickle: render in this process
+                frames = (renderer.render(m) for m in motion.values)
+            result = self._write(
+                frames, motion, content_id, seed, inputs, out, width, height, type(renderer).__name__, progress
+            )
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            if proc is not None:
+                proc.close()
+        timings.update(result.pop("timings"))
         timings["total"] = time.perf_counter() - t0
         log.info("rendered %s (%d frames, content id %s) in %.2f s", out, len(motion), content_id, timings["total"])
+        report, manifest_id = result["report"], result["manifest_id"]
         return RenderResult(
             path=out,
             content_id=content_id,
@@ -206,6 +194,48 @@ class Generator:
             timings={k: round(v, 4) for k, v in timings.items()},
         )
 
+    def _build_renderer(self, image: np.ndarray) -> Any:
+        with self._setup_lock:  # landmark detection, serialised across batch threads
+            return self.renderer_factory(image, size=self.size, framing=self.framing)
+
+    def _write(self, frames, motion, content_id, seed, inputs, out, width, height, renderer_name, progress) -> dict:
+        """Watermark + encode into a temporary file next to ``out``, sign, self-verify, record, rename."""
+        timings: dict[str, float] = {}
+        try:
+            workdir = Path(tempfile.mkdtemp(prefix=".dirfa-", dir=out.parent))
+        except OSError as exc:
+            raise OutputError(f"cannot write in the output directory {out.parent}: {exc}") from exc
+        try:
+            unsigned, signed = workdir / "unsigned.mp4", workdir / "signed.mp4"
+            t = time.perf_counter()
+            try:
+                self._encode(frames, len(motion), content_id, unsigned, width, height, inputs.audio_out, progress)
+            except ProvenanceError as exc:  # the watermark could not be applied: never write the frames without it
+                raise ProvenanceFailure(f"watermarking failed: {exc}") from exc
+            timings["render_watermark_encode"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            info = self._manifest_info(inputs, content_id, seed, len(motion) / self.fps, renderer_name)
+            try:
+                manifest_bytes = _manifest.sign_file(unsigned, signed, identity=self.identity, info=info)
+            except Exception as exc:
+                raise ProvenanceFailure(f"signing failed: {exc}") from exc
+            timings["sign"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            report = self._self_verify(signed, content_id)
+            timings["self_verify"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            manifest_id = self._record(manifest_bytes, content_id, signed)
+            timings["store"] = time.perf_counter() - t
+
+            os.replace(signed, out)
+            _fsync_dir(out.parent)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return {"report": report, "manifest_id": manifest_id, "timings": timings}
+
     def render_many(self, jobs: Iterable[RenderJob], *, workers: int = 2) -> list[RenderOutcome]:
         """Render many jobs, ``workers`` at a time; one :class:`RenderOutcome` per job, in order. A failed job
         carries its error and writes nothing; the others go on."""
@@ -213,13 +243,9 @@ class Generator:
 
         return render_many(self, jobs, workers=workers)
 
-    def _encode(self, renderer, motion, content_id, path, width, height, audio, progress) -> None:
-        n = len(motion)
-        # Three overlapping stages: render (thread) -> watermark (thread) -> encode (here, plus x264's threads).
-        frames: Iterator[np.ndarray] = (renderer.render(m) for m in motion)
+    def _encode(self, frames, n, content_id, path, width, height, audio, progress) -> None:
+        # Overlapping stages: render (child process) -> watermark (thread) -> encode (here).
         if self.pipelined:
-            if picklable(renderer):  # a child process: the render stage gets a core (and a GIL) of its own
-                frames = render_in_subprocess(renderer, motion)
             frames = background(frames, name="render")
         marked = self.watermarker.embed(frames, content_id=content_id, fps=self.fps)
         if self.pipelined:
@@ -232,13 +258,13 @@ class Generator:
         if writer.frames_written != n:
             raise ProvenanceFailure(f"watermarker returned {writer.frames_written} of {n} frames")
 
-    def _manifest_info(self, inputs, content_id, seed, duration, renderer) -> _manifest.ManifestInfo:
+    def _manifest_info(self, inputs, content_id, seed, duration, renderer_name) -> _manifest.ManifestInfo:
         card = self.model.card
         return _manifest.ManifestInfo(
             title=f"dirfa-{content_id}.mp4",
             content_id=content_id,
             model=_manifest.ModelInfo(card.name, card.version, card.sha256),
-            renderer=type(renderer).__name__,
+            renderer=renderer_name,
             seed=seed,
             fps=self.fps,
             duration=duration,

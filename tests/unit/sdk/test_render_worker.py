@@ -39,3 +39,60 @@ def test_consumer_stopping_early_ends_the_child(renderer):
     frames = render_in_subprocess(renderer, motion(renderer, 50))
     next(frames)
     frames.close()  # the generator's finally kills and reaps the child
+
+
+def _ring_files():
+    import glob
+    import tempfile
+
+    return glob.glob("/dev/shm/dirfa-ring-*") + glob.glob(f"{tempfile.gettempdir()}/dirfa-ring-*")
+
+
+def test_motion_in_chunks_gives_the_same_frames_and_leaves_no_ring_file(renderer):
+    from sdk._render_worker import RenderProcess
+
+    m = motion(renderer, 13)
+    with RenderProcess() as proc:
+        assert proc.start(renderer)
+        assert proc.ready() == (renderer.frame_size, "FaceRenderer")
+        chunked = list(proc.frames(iter([m[:5], m[5:6], m[6:]])))
+    assert len(chunked) == 13
+    for got, row in zip(chunked, m, strict=True):
+        assert np.array_equal(got, renderer.render(row))
+    assert not _ring_files()
+
+
+def test_a_failing_motion_producer_surfaces(renderer):
+    from sdk._render_worker import RenderProcess
+
+    def chunks():
+        yield motion(renderer, 3)
+        raise RuntimeError("motion failed")
+
+    with RenderProcess() as proc, pytest.raises(RuntimeError, match="motion failed"):
+        assert proc.start(renderer)
+        list(proc.frames(chunks()))
+
+
+def test_a_renderer_that_does_not_pickle_is_refused(renderer):
+    from sdk._render_worker import RenderProcess
+
+    class Local:  # a local class does not pickle
+        frame_size = (256, 256)
+
+    with RenderProcess() as proc:
+        assert not proc.start(Local())
+
+
+def test_a_child_killed_mid_stream_is_an_error(renderer):
+    from sdk._render_worker import RenderProcess
+
+    with RenderProcess() as proc:
+        assert proc.start(renderer)
+        frames = proc.frames([motion(renderer, 200)])
+        next(frames)
+        proc._proc.kill()
+        with pytest.raises(RenderWorkerError):
+            for _ in frames:
+                pass
+    assert not _ring_files()
