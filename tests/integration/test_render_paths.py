@@ -40,3 +40,16 @@ def test_child_process_in_process_and_thread_paths_agree(tmp_path, portrait_path
         # Only the per-render watermarks (different content IDs) separate them.
         mse = np.mean((frames["child"] - frames[name]) ** 2)
         assert 10 * np.log10(255.0**2 / mse) > 38, name
+
+
+def test_a_portrait_rendered_again_reuses_its_prepared_renderer(tmp_path, portrait_path, short_speech):
+    from models import load_image
+
+    gen = Generator(size=256)
+    gen.render(portrait_path, short_speech, output=tmp_path / "a.mp4", seed=1)
+    (first,) = gen._renderers.values()
+    pixels = load_image(portrait_path)
+    gen.render(pixels, short_speech, output=tmp_path / "b.mp4", seed=1)  # same pixels, given as an array
+    assert list(gen._renderers.values()) == [first]
+    gen.render(pixels[:, ::-1].copy(), short_speech, output=tmp_path / "c.mp4", seed=1)  # another portrait
+    assert len(gen._renderers) == 2 and first in gen._renderers.values()
