@@ -34,6 +34,7 @@ from provenance.watermark import (  # noqa: E402
     VideoWatermarker,
     _code,
     _decide,
+    _tone,
 )
 
 MEDIA = REPO.parent / "shared" / "media"
@@ -161,8 +162,10 @@ def main() -> None:
             232, math.log10(h_aligned) + _decide.LOG10_CODEWORDS
         ),
         "threshold_bits_n232_5s_clip_with_resync": _code.min_agreeing_bits(
-            232, math.log10(h_aligned * (1 + 9 + 257 * (1 + 9))) + _decide.LOG10_CODEWORDS
+            232, math.log10(h_aligned * (1 + 9 + (len(_tone.TONES) - 1 + 256) * (1 + 9))) + _decide.LOG10_CODEWORDS
         ),
+        "hypotheses_per_test": h_aligned,
+        "tone_hypotheses": len(_tone.TONES),
         "expected_false_detections_in_run": args.clips * 1e-9,
     }
     report = {

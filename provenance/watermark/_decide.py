@@ -9,7 +9,9 @@ sliding windows), so
 
     p <= T * H * 2^48 * P(Binomial(232, 1/2) >= A)        (union bound)
 
-and a mark is declared when log10 p <= -9.
+and a mark is declared when log10 p <= -9. A hypothesis is a temporal key phase x a QIM phase (the blind
+estimate plus N_PHASES - 1 offsets: codecs that flatten chroma pull the blind estimate off) x a sign per
+carrier.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ LOG10_ALPHA = -9.0
 N_OFFSETS = _keys.N_LAYOUTS * 5 if _keys.N_LAYOUTS > 1 else 1
 OFFSETS_S = np.arange(N_OFFSETS) * (_keys.EPOCH_S / 5)
 LOG10_CODEWORDS = _code.ID_BITS * math.log10(2.0)
+# QIM phase hypotheses: the blind estimate theta plus j * pi / N_PHASES (the phase is known mod pi; the carrier
+# sign covers the other half). Measured: CRF 40 on a colourless clip dragged the blind estimate 58 degrees off
+# (flattened chroma collapses many blocks onto one level); the nearest of 6 phases is within 15 degrees.
+N_PHASES = 6
+PHASES = np.arange(N_PHASES) * (np.pi / N_PHASES)
 
 
 @functools.lru_cache(maxsize=8)
@@ -55,8 +62,16 @@ def sign_combos(n_carriers: int) -> np.ndarray:
     return grid
 
 
+@functools.lru_cache(maxsize=1)
+def _generator_matrix() -> np.ndarray:
+    """(52, 232) GF(2) generator matrix of the (linear) terminated convolutional code."""
+    eye = np.eye(_code.N_INFO, dtype=np.int64)
+    return np.stack([_code.encode(row) for row in eye])
+
+
 def encode_batch(info: np.ndarray) -> np.ndarray:
-    return np.stack([_code.encode(row) for row in info])
+    """(B, 52) info bits -> (B, 232) codewords (one matrix product mod 2)."""
+    return (np.asarray(info, dtype=np.int64) @ _generator_matrix()) % 2
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,7 @@ class TestResult:
     content_id: str
     offset_s: float
     signs: np.ndarray  # (K,) carrier signs of the best hypothesis
-    theta: np.ndarray  # (K,) QIM phase per carrier
+    theta: np.ndarray  # (K,) QIM phase per carrier (blind estimate + the hypothesis' offset)
     codeword: np.ndarray
 
 
@@ -77,27 +92,61 @@ def layouts_for(t_centre: np.ndarray) -> np.ndarray:
     return _keys.layout_of_time(t_centre[None, :], OFFSETS_S[:, None])
 
 
-def carrier_soft(sums: np.ndarray, pair: np.ndarray, lay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(O, K, 232) soft coded bits per temporal key phase and carrier, and the (K,) QIM phase estimates."""
+def carrier_complex(sums: np.ndarray, pair: np.ndarray, lay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(O, K, 232) complex coded-bit sums per temporal key phase and carrier, rotated by the blind QIM phase
+    estimate, and the (K,) estimates. ``-Im`` of it is the soft bit at the estimated phase."""
     # Maximal-ratio combining: weight each frame and carrier by its coherence |mean z^2|, which measures how
     # much of the mark survived (an I-frame keeps more than a P-frame) and is blind to the bits.
     weight = np.abs(pair)  # (N, K)
-    theta = np.angle(-np.sum(pair * weight, axis=0)) / 2.0  # (K,)
+    theta = blind_phase(pair)
     onehot = (lay[:, :, None] == np.arange(_keys.N_LAYOUTS)[None, None, :]).astype(np.float64)  # (O, N, P)
     z = np.einsum("onp,nkpc->okc", onehot, sums * weight[:, :, None, None])
-    return -np.imag(z * np.exp(-1j * theta)[None, :, None]), theta
+    return z * np.exp(-1j * theta)[None, :, None], theta
 
 
-def soft_hypotheses(sums: np.ndarray, pair: np.ndarray, lay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Soft coded bits for every (offset, carrier signs): (N_OFFSETS * 2^K, 232), and the QIM phases."""
-    per, theta = carrier_soft(sums, pair, lay)
-    combos = sign_combos(per.shape[1])
-    soft = np.einsum("sk,okc->osc", combos, per)
-    return soft.reshape(-1, per.shape[2]), theta
+def blind_phase(pair: np.ndarray) -> np.ndarray:
+    """(K,) QIM phase per carrier from the frames' mean z^2, weighted by its modulus (blind to key and bits)."""
+    weight = np.abs(pair)
+    return np.angle(-np.sum(pair * weight, axis=0)) / 2.0
+
+
+@dataclass(frozen=True)
+class Hypotheses:
+    """Soft coded bits of every hypothesis of one test, and what each row assumed."""
+
+    soft: np.ndarray  # (rows, 232)
+    offsets_s: np.ndarray  # (rows,) temporal key phase
+    thetas: np.ndarray  # (rows, K) QIM phase per carrier
+    signs: np.ndarray  # (rows, K) carrier sign
+
+
+def expand(zr: np.ndarray, theta: np.ndarray, phases: np.ndarray = PHASES) -> Hypotheses:
+    """Rotated complex sums (O, K, 232) -> every (temporal key phase, QIM phase offset, carrier signs) row.
+    The same offset applies to every carrier (each carrier's own phase is estimated blindly)."""
+    n_off, k, c = zr.shape
+    rot = np.exp(-1j * np.asarray(phases))
+    per = -np.imag(zr[:, None, :, :] * rot[None, :, None, None])  # (O, P, K, C)
+    combos = sign_combos(k)  # (S, K)
+    soft = np.einsum("sk,opkc->opsc", combos, per).reshape(-1, c)
+    o, p, sg = (
+        a.reshape(-1) for a in np.meshgrid(np.arange(n_off), np.arange(len(rot)), np.arange(len(combos)), indexing="ij")
+    )
+    return Hypotheses(
+        soft=soft,
+        offsets_s=OFFSETS_S[o],
+        thetas=theta[None, :] + np.asarray(phases)[p][:, None],
+        signs=combos[sg],
+    )
+
+
+def soft_hypotheses(sums: np.ndarray, pair: np.ndarray, lay: np.ndarray, phases: np.ndarray = PHASES) -> Hypotheses:
+    """Soft coded bits for every (temporal key phase, QIM phase, carrier signs): (N_OFFSETS * P * 2^K, 232)."""
+    zr, theta = carrier_complex(sums, pair, lay)
+    return expand(zr, theta, phases)
 
 
 def hypotheses_per_test(n_carriers: int) -> int:
-    return N_OFFSETS * 2**n_carriers
+    return N_OFFSETS * N_PHASES * 2**n_carriers
 
 
 def agreement(soft: np.ndarray, codeword: np.ndarray) -> np.ndarray:
@@ -109,8 +158,9 @@ def observed(soft: np.ndarray) -> int:
     return int(np.count_nonzero(np.any(soft != 0, axis=0)))
 
 
-def blind_test(soft: np.ndarray, theta: np.ndarray, log10_hyp: float) -> TestResult:
+def blind_test(hyp: Hypotheses, log10_hyp: float) -> TestResult:
     """Decode every hypothesis; keep the one whose codeword agrees most with its own hard bits."""
+    soft = hyp.soft
     info = _code.viterbi(soft)
     words = encode_batch(info)
     agree = agreement(soft, words)
@@ -125,15 +175,16 @@ def blind_test(soft: np.ndarray, theta: np.ndarray, log10_hyp: float) -> TestRes
         log10_p=log10_p,
         version=version,
         content_id=cid,
-        offset_s=float(OFFSETS_S[best // len(sign_combos(theta.size))]),
-        signs=sign_combos(theta.size)[best % len(sign_combos(theta.size))],
-        theta=theta,
+        offset_s=float(hyp.offsets_s[best]),
+        signs=hyp.signs[best],
+        theta=hyp.thetas[best],
         codeword=words[best],
     )
 
 
-def known_test(soft: np.ndarray, codeword: np.ndarray, log10_hyp: float) -> tuple[int, float]:
+def known_test(hyp: Hypotheses, codeword: np.ndarray, log10_hyp: float) -> tuple[int, float]:
     """Agreement of the best hypothesis with ONE given codeword (no 2^48 factor): for per-window segments."""
+    soft = hyp.soft
     a = int(np.max(agreement(soft, codeword[None, :])))
     return a, min(0.0, log10_hyp + _code.log10_binom_tail(a, observed(soft)))
 

@@ -1,8 +1,9 @@
 """Detection pipeline: aligned pass over every frame, then (if needed) blind re-synchronisation on kept
 frames.
 
-Memory stays bounded for long videos: per frame only 256 complex tile sums are kept, plus the luma of at most
-``keep_frames`` frames (evenly spread: the sampling stride doubles whenever the buffer fills).
+Memory stays bounded for long videos: per frame only 256 complex tile sums are kept, plus at most
+``keep_frames`` frames as uint8 RGB at short side <= 512 (evenly spread: the sampling stride doubles whenever
+the buffer fills).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import WatermarkInputError
-from . import _code, _decide, _keys, _resample, _sync
+from . import _code, _decide, _keys, _resample, _sync, _tone
 from ._frames import MIN_DETECT_SHORT, check_frame
 from ._measure import Geometry, measure_planes, planes, work_from_fine
 
-FINE_SHORT = 512  # kept frames are stored at this short side (float16) for re-synchronisation
+FINE_SHORT = 512  # kept frames are stored at this short side (uint8 RGB) for re-synchronisation
 
 
 @dataclass(frozen=True)
@@ -63,35 +64,64 @@ class _Keeper:
             self.items = [it for it in self.items if it[0] % self.stride == 0]
 
 
-def _fine_planes(frame: np.ndarray, channels: tuple[str, ...]) -> np.ndarray:
+def _fine_rgb(frame: np.ndarray) -> np.ndarray:
+    """The frame as stored for re-synchronisation: uint8 RGB, area-reduced to short side FINE_SHORT if larger
+    (tone curves are undone on it, so it stays RGB)."""
     h, w = frame.shape[:2]
-    f = min(1.0, FINE_SHORT / min(h, w))
-    return np.array(planes(frame, channels, (round(h * f), round(w * f))), dtype=np.float16)
+    if min(h, w) <= FINE_SHORT:
+        return frame.copy()
+    f = FINE_SHORT / min(h, w)
+    shape = (round(h * f), round(w * f))
+    rgb = frame.astype(np.float32)
+    out = np.stack([_resample.resize(rgb[..., c], shape) for c in range(3)], axis=-1)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 ALL_SHIFTS = tuple((sy, sx) for sy in range(_keys.TILE) for sx in range(_keys.TILE))
 
 
-def _evaluate(tiles, pairs, t_centre, key, log10_hyp, frame_s, shifts=((0, 0),)):
-    """Clip test (over every cyclic tile shift in ``shifts``) + window tests at the clip's best shift."""
-    lay = _decide.layouts_for(t_centre)
+def _roll(tiles: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
+    if shift == (0, 0):
+        return tiles
     n, k = tiles.shape[:2]
     grid = tiles.reshape(n, k, _keys.TILE, _keys.TILE)
-    best = None
-    for shift in shifts:
-        rolled = np.roll(grid, shift, axis=(2, 3)).reshape(n, k, -1) if shift != (0, 0) else tiles
-        sums = _decide.coded_sums(rolled, key)
-        soft, theta = _decide.soft_hypotheses(sums, pairs, lay)
-        clip = _decide.blind_test(soft, theta, log10_hyp)
-        if best is None or clip.agreeing > best[0].agreeing:
-            best = (clip, sums, shift)
-    if best is None:
-        raise ValueError("no tile shift to test")  # callers always pass at least (0, 0)
-    clip, sums, shift = best
+    return np.roll(grid, shift, axis=(2, 3)).reshape(n, k, -1)
+
+
+def _best_shift(tiles, pairs, lay, key, shifts) -> tuple[int, int]:
+    """The cyclic tile shift whose clip decode (at the blind QIM phase, both carrier signs) agrees best.
+
+    Coded sums are linear in the tiles, so the frames are combined first and every shift is one row of a
+    single matrix product; all shifts are decoded in one batched Viterbi call."""
+    weight = np.abs(pairs)  # (N, K)
+    theta = _decide.blind_phase(pairs)
+    onehot = (lay[:, :, None] == np.arange(_keys.N_LAYOUTS)[None, None, :]).astype(np.float64)  # (O, N, L)
+    combined = np.einsum("onl,nk,nkq->oklq", onehot, weight, tiles)  # (O, K, L, 256) complex
+    t = _keys.TILE
+    y, x = np.divmod(np.arange(t * t), t)
+    src = np.array([((y - sy) % t) * t + (x - sx) % t for sy, sx in shifts])  # (S, 256): np.roll semantics
+    rolled = combined[..., src]  # (O, K, L, S, 256)
+    m = _decide._layout_matrices(key)  # (L, 256, 232)
+    z = np.einsum("oklsq,lqc->oksc", rolled.real, m) + 1j * np.einsum("oklsq,lqc->oksc", rolled.imag, m)
+    zr = z * np.exp(-1j * theta)[None, :, None, None]  # (O, K, S, 232)
+    per_shift = zr.transpose(2, 0, 1, 3)  # (S, O, K, 232)
+    soft = np.stack([_decide.expand(row, theta, _decide.PHASES[:1]).soft for row in per_shift])  # (S, R, 232)
+    flat = soft.reshape(-1, soft.shape[-1])
+    agree = _decide.agreement(flat, _decide.encode_batch(_code.viterbi(flat))).reshape(soft.shape[:2])
+    return shifts[int(np.argmax(agree.max(axis=1)))]
+
+
+def _evaluate(tiles, pairs, t_centre, key, log10_hyp, frame_s, shifts=((0, 0),)):
+    """Clip test (at the best of the cyclic tile shifts in ``shifts``) + window tests at that shift."""
+    lay = _decide.layouts_for(t_centre)
+    n = tiles.shape[0]
+    shift = shifts[0] if len(shifts) == 1 else _best_shift(tiles, pairs, lay, key, shifts)
+    sums = _decide.coded_sums(_roll(tiles, shift), key)
+    clip = _decide.blind_test(_decide.soft_hypotheses(sums, pairs, lay), log10_hyp)
     wins = []
     for start, end, idx in _decide.windows(t_centre, frame_s):
-        wsoft, wtheta = _decide.soft_hypotheses(sums[idx], pairs[idx], lay[:, idx])
-        wins.append((start, end, idx, _decide.blind_test(wsoft, wtheta, log10_hyp), wsoft))
+        whyp = _decide.soft_hypotheses(sums[idx], pairs[idx], lay[:, idx])
+        wins.append((start, end, idx, _decide.blind_test(whyp, log10_hyp), whyp))
     # Per-frame agreement with the clip codeword under the clip's hypothesis.
     o = int(np.argmin(np.abs(_decide.OFFSETS_S - clip.offset_s)))
     per_frame = sums[np.arange(n), :, lay[o]]  # (N, K, C)
@@ -171,7 +201,7 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         pairs.append(p)
         times.append(t)
         if keeper is not None and keeper.wants(i):
-            keeper.add(i, t, _fine_planes(frame, channels))
+            keeper.add(i, t, _fine_rgb(frame))
         n += 1
     if n == 0:
         raise WatermarkInputError("no frames to analyse")
@@ -182,8 +212,12 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
     per_test = math.log10(_decide.hypotheses_per_test(len(channels)))
     n_tests = 1 + _n_windows(t_a, 1.0 / fps)
     if keeper is not None:
-        # Candidate 1 (aligned grid, gains searched) and candidate 2 (grid + gains, every cyclic tile shift).
-        n_tests += (1 + len(ALL_SHIFTS)) * (1 + _n_windows(np.array([it[1] for it in keeper.items]), 1.0 / fps))
+        # Candidate 1: aligned grid under each tone hypothesis but the identity; candidate 2: scale and grid
+        # phase, then every cyclic tile shift. Counted whether or not they run, and for every hypothesis of
+        # the set even though only the best-scoring one is decoded.
+        n_tests += (len(_tone.TONES) - 1 + len(ALL_SHIFTS)) * (
+            1 + _n_windows(np.array([it[1] for it in keeper.items]), 1.0 / fps)
+        )
     log10_hyp = per_test + math.log10(n_tests)
 
     raw = _Raw(log10_hypotheses=log10_hyp)
@@ -193,10 +227,11 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         return raw
 
     best_raw = raw
-    for geometry, eff_steps, shifts in _resync_candidates(keeper, steps, options.sync_frames):
+    for geometry, tone, shifts in _resync_candidates(keeper, channels, steps, options.sync_frames):
+        eff_steps = _tone.steps_for(steps, tone)
         k_tiles, k_pairs, k_t = [], [], []
-        for _i, t, fine in keeper.items:
-            work = [work_from_fine(pl.astype(np.float32), geometry) for pl in fine]
+        for _i, t, rgb in keeper.items:
+            work = [work_from_fine(pl, geometry) for pl in _tone.carrier_planes(rgb, channels, tone.gamma)]
             f, p = measure_planes(work, eff_steps)
             k_tiles.append(f)
             k_pairs.append(p)
@@ -206,9 +241,9 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
             np.array(k_tiles), np.array(k_pairs), k_t_a, key, log10_hyp, 1.0 / fps, shifts
         )
         cand = _Raw(log10_hypotheses=log10_hyp, resynchronised=True)
-        gains = ",".join(f"{a / b:.3f}" for a, b in zip(steps, eff_steps, strict=True))
         cand.geometry = (
-            f"scale={geometry.scale:.4f} phase=({geometry.py},{geometry.px}) shift=({shift[0]},{shift[1]}) gain={gains}"
+            f"scale={geometry.scale:.4f} phase=({geometry.py},{geometry.px}) shift=({shift[0]},{shift[1]}) "
+            f"{tone.describe()}"
         )
         _fill(cand, clip, wins, agree, k_t_a, log10_hyp, fps)
         if cand.found or cand.log10_p < best_raw.log10_p:
@@ -218,16 +253,18 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
     return best_raw
 
 
-def _resync_candidates(keeper: _Keeper, steps: tuple[float, ...], sync_frames: int):
+def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[float, ...], sync_frames: int):
     items = keeper.items
     pick = np.unique(np.linspace(0, len(items) - 1, min(len(items), sync_frames)).round().astype(int))
-    fines = [items[j][2].astype(np.float32) for j in pick]
-
-    def work(g):
-        return [[work_from_fine(pl, g) for pl in f] for f in fines]
-
-    # Candidate 1: aligned grid, per-carrier gain searched (contrast and other tone changes).
-    yield Geometry(), _sync.search_gains(work(Geometry()), steps), ((0, 0),)
-    # Candidate 2: grid scale and phase, then gains; the cyclic tile shift is searched by decoding every one.
+    rgbs = [items[j][2] for j in pick]
+    # Candidate 1: aligned grid, the best tone curve (gamma x contrast gain) by the blind coherence.
+    tone, _scores = _tone.search(rgbs, channels, steps)
+    if not tone.identity:
+        yield Geometry(), tone, ((0, 0),)
+    # Candidate 2: grid scale and phase, then the contrast gain at the found grid; the cyclic tile shift is
+    # searched by decoding every one. (The curve of candidate 1 is not carried over: on a misaligned grid its
+    # score says nothing.)
+    fines = [np.array(_tone.carrier_planes(rgb, channels, 1.0), dtype=np.float32) for rgb in rgbs]
     g = _sync.search_grid(fines, steps)
-    yield g, _sync.search_gains(work(g), steps), ALL_SHIFTS
+    gain_scores = _tone.scores({1.0: [[work_from_fine(pl, g) for pl in f] for f in fines]}, steps)
+    yield g, _tone.best_gain(gain_scores, 1.0), ALL_SHIFTS

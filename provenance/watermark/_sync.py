@@ -1,9 +1,9 @@
-"""Blind re-synchronisation: grid scale and sub-pixel phase, and the level gain of each carrier.
+"""Blind re-synchronisation: grid scale and sub-pixel phase (tone curves: ``_tone``).
 
 The statistic is |sum of z^2| (see ``_measure``): it peaks where the block grid of the received frames lines
 up with the embedding grid, and where the assumed QIM step matches the received level scale (contrast
-changes); it ignores the key and the bits, so choosing geometry or gain with it favours no codeword. The
-cyclic tile shift is not chosen here: the detector decodes all 256 shifts and counts them in its union bound.
+changes); it ignores the key and the bits, so choosing geometry with it favours no codeword. The cyclic tile
+shift is not chosen here: the detector considers all 256 shifts and counts them in its union bound.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from ._measure import SUPER, Geometry, block_s0, work_from_fine
 # A crop kept at its cropped size maps the original to ``scale`` < 1 of the working grid. 2 % steps: with
 # 32-px blocks on a 512-px frame a 1 % scale error moves the frame edge by a tenth of a block.
 SCALES = tuple(float(s) for s in np.round(0.98 ** np.arange(-2, 18), 4))  # 1.04 .. 0.71
-GAINS = tuple(float(g) for g in np.round(np.arange(0.76, 1.34, 0.002), 4))  # 1 / level gain searched
 _BLOCK_SUPER = 8 * SUPER  # one block in super-resolution pixels
 
 
@@ -28,14 +27,23 @@ def _box_means(y: np.ndarray, size: int) -> np.ndarray:
     return s / float(size * size)
 
 
-def _phase_sums(means: np.ndarray, step: float, block: int) -> tuple[np.ndarray, int]:
+def _phase_sums(means: np.ndarray, step: float, block: int, near=None) -> tuple[np.ndarray, int]:
     """Sum of z^2 at EVERY grid phase at once: (block, block) complex sums and the blocks per phase.
 
     s0 is approximated by 8 x the block mean (exact on flat blocks), and block (j, i) of phase (py, px) starts
-    at (py + block j, px + block i), so one reshape gathers all phases."""
+    at (py + block j, px + block i), so one reshape gathers all phases. ``near`` = (py, px, r): only the phases
+    within r of (py, px) (cyclically) are computed; the others are 0."""
     nby, nbx = means.shape[0] // block, means.shape[1] // block
-    z = np.exp(4j * np.pi * 8.0 * means[: nby * block, : nbx * block] / step)
-    return z.reshape(nby, block, nbx, block).sum(axis=(0, 2)), nby * nbx
+    if near is None:
+        z = np.exp(4j * np.pi * 8.0 * means[: nby * block, : nbx * block] / step)
+        return z.reshape(nby, block, nbx, block).sum(axis=(0, 2)), nby * nbx
+    cy, cx, r = near
+    out = np.zeros((block, block), complex)
+    for py in {(cy + d) % block for d in range(-r, r + 1)}:
+        rows = means[py : nby * block : block]
+        for px in {(cx + d) % block for d in range(-r, r + 1)}:
+            out[py, px] = np.exp(4j * np.pi * 8.0 * rows[:, px : nbx * block : block] / step).sum()
+    return out, nby * nbx
 
 
 # Scores are |sum z^2| / sqrt(blocks): a z-score, so that small (down-scaled) grids, whose mean over fewer
@@ -51,9 +59,11 @@ def _exact_score(fines: list[np.ndarray], steps: tuple[float, ...], g: Geometry)
     return float(np.sum(np.abs(total)) / np.sqrt(max(count, 1)))
 
 
-def _phase_scores(fines: list[np.ndarray], steps: tuple[float, ...], scale: float, factor: int) -> np.ndarray:
-    """(8 f, 8 f) z-scores of every grid phase at ``scale`` on a grid ``factor`` = f times the working one,
-    summed coherently over frames per carrier."""
+def _phase_scores(
+    fines: list[np.ndarray], steps: tuple[float, ...], scale: float, factor: int, near=None
+) -> np.ndarray:
+    """(8 f, 8 f) z-scores of every grid phase (or those ``near``, see _phase_sums) at ``scale`` on a grid
+    ``factor`` = f times the working one, summed coherently over frames per carrier."""
     block = 8 * factor
     acc = np.zeros((len(steps), block, block), complex)
     count = 0
@@ -62,19 +72,21 @@ def _phase_scores(fines: list[np.ndarray], steps: tuple[float, ...], scale: floa
             ph, pw = plane.shape
             wh, ww = _resample.working_shape(ph, pw, scale)
             sup = _resample.resize(plane, (wh * factor, ww * factor))
-            sums, n = _phase_sums(_box_means(sup, block), step, block)
+            sums, n = _phase_sums(_box_means(sup, block), step, block, near)
             acc[k] += sums
             count += n
     return np.abs(acc).sum(axis=0) / np.sqrt(max(count, 1))
 
 
 def search_grid(fines: list[np.ndarray], steps: tuple[float, ...], keep: int = 3) -> Geometry:
-    """Best (scale, py, px): every half-pixel grid phase at each of SCALES by the proxy; the best ``keep``
-    refined in scale (+-1 %) and to the quarter pixel, then re-scored exactly. ``fines``: per frame, the
-    (K, h, w) stored carrier planes."""
+    """Best (scale, py, px): every half-pixel grid phase at each of SCALES by the proxy (on every other frame of
+    ``fines``); the best ``keep``
+    refined in scale (+-1 %) and to the quarter pixel (phases within 3 quarter pixels of the coarse one: a
+    scale change moves the grid about the frame origin, where the phase is anchored), then re-scored exactly.
+    ``fines``: per frame, the (K, h, w) stored carrier planes."""
     coarse = []
     for scale in SCALES:
-        scores = _phase_scores(fines, steps, scale, SUPER // 2)
+        scores = _phase_scores(fines[::2], steps, scale, SUPER // 2)  # every other sync frame
         for flat in np.argsort(scores, axis=None)[-2:]:
             py, px = np.unravel_index(flat, scores.shape)
             coarse.append((float(scores[py, px]), Geometry(scale, int(py) * 2, int(px) * 2)))
@@ -82,23 +94,8 @@ def search_grid(fines: list[np.ndarray], steps: tuple[float, ...], keep: int = 3
     refined = []
     for _, g in coarse[:keep]:
         for scale in g.scale * (1.0 + np.arange(-2, 3) * 0.005):
-            scores = _phase_scores(fines, steps, float(scale), SUPER)
+            scores = _phase_scores(fines, steps, float(scale), SUPER, near=(g.py, g.px, 3))
             py, px = np.unravel_index(int(np.argmax(scores)), scores.shape)
             refined.append((float(scores[py, px]), Geometry(float(scale), int(py), int(px))))
     refined.sort(key=lambda r: -r[0])
     return max(refined[:keep], key=lambda r: _exact_score(fines, steps, r[1]))[1]
-
-
-def search_gains(work: list[list[np.ndarray]], steps: tuple[float, ...]) -> tuple[float, ...]:
-    """Per carrier, the QIM step matching the received level scale: step / gain for the best gain in GAINS."""
-    out = []
-    gains = np.array(GAINS)
-    for k, step in enumerate(steps):
-        s0 = np.concatenate([block_s0(f[k]).reshape(-1) for f in work])
-        scores = np.array([abs(np.exp(4j * np.pi * s0 * gain / step).mean()) for gain in gains])
-        # Keep the nominal step unless another gain is clearly better: with a weak mark the maximum over
-        # hundreds of gains is otherwise a noise peak.
-        unity = scores[int(np.argmin(np.abs(gains - 1.0)))]
-        best = int(np.argmax(scores))
-        out.append(step / float(gains[best]) if scores[best] > 2.0 * unity else step)
-    return tuple(out)
