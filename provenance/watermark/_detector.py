@@ -214,7 +214,7 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
     if keeper is not None:
         # Candidate 1: aligned grid under each tone hypothesis but the identity; candidate 2: scale and grid
         # phase, then every cyclic tile shift. Counted whether or not they run, and for every hypothesis of
-        # the set even though only the best-scoring one is decoded.
+        # the set even though only the best-scoring few are decoded.
         n_tests += (len(_tone.TONES) - 1 + len(ALL_SHIFTS)) * (
             1 + _n_windows(np.array([it[1] for it in keeper.items]), 1.0 / fps)
         )
@@ -257,9 +257,9 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     items = keeper.items
     pick = np.unique(np.linspace(0, len(items) - 1, min(len(items), sync_frames)).round().astype(int))
     rgbs = [items[j][2] for j in pick]
-    # Candidate 1: aligned grid, the best tone curve (gamma x contrast gain) by the blind coherence.
-    tone, _scores = _tone.search(rgbs, channels, steps)
-    if not tone.identity:
+    # Candidate 1: aligned grid, the best few tone curves (gamma x contrast gain) by the blind coherence.
+    _best, scores = _tone.search(rgbs, channels, steps)
+    for tone in _tone.ranked(scores):
         yield Geometry(), tone, ((0, 0),)
     # Candidate 2: grid scale and phase, then the contrast gain at the found grid; the cyclic tile shift is
     # searched by decoding every one. (The curve of candidate 1 is not carried over: on a misaligned grid its

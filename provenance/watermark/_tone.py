@@ -8,8 +8,8 @@ factor that depends on local brightness, so no single QIM step fits the whole fr
 phase, which the detector estimates). Because s0 is homogeneous (s0(g B) = g s0(B)), the gain is the same as
 measuring with the step S / gain.
 
-The hypothesis is chosen by the blind coherence |sum z^2| of the sync frames (key and payload play no part);
-the detector counts every hypothesis of the set in its union bound all the same.
+Hypotheses are ranked by the blind coherence |sum z^2| of the sync frames (key and payload play no part) and
+the best few are decoded; the detector counts every hypothesis of the set in its union bound.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from ._measure import block_s0
 
 GAMMAS = (0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4)
 GAINS = tuple(float(g) for g in np.round(np.arange(0.70, 1.4001, 0.05), 2))  # 15 gains, 0.70 .. 1.40
+# Candidate 1 decodes the best TRY non-identity hypotheses by score (all of the set are counted in the union
+# bound, so decoding more costs time only): on small or clipped frames the right curve is not always first.
+TRY = 4
 # After a grid search, a gain other than 1 is adopted only when it scores twice as high (on weak marks the
 # best of many gains is otherwise a noise peak).
 ADOPT_RATIO = 2.0
@@ -92,6 +95,11 @@ def search(
         work[gamma] = per
     sc = scores(work, steps)
     return max(sc, key=lambda t: sc[t]), sc
+
+
+def ranked(sc: dict[Tone, float], n: int = TRY) -> list[Tone]:
+    """The ``n`` best-scoring hypotheses other than the identity, best first."""
+    return sorted((t for t in sc if not t.identity), key=lambda t: -sc[t])[:n]
 
 
 def best_gain(sc: dict[Tone, float], gamma: float) -> Tone:
