@@ -20,6 +20,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,8 +46,39 @@ class _PassThrough:
         return iter(frames)
 
 
+class _ChildPeak:
+    """Peak RSS (VmHWM) of this process's render children, polled from /proc (Linux). ``RUSAGE_CHILDREN`` would
+    also count helpers that imports fork (ctypes' gcc, lscpu) while this process is large."""
+
+    def __init__(self) -> None:
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.wait(0.2):
+            for status in Path("/proc").glob("[0-9]*/status"):
+                try:
+                    text = status.read_text()
+                    cmdline = (status.parent / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+                if fields.get("PPid", "").strip() == me and b"sdk._render_worker" in cmdline:
+                    self.peak_kb = max(self.peak_kb, int(fields.get("VmHWM", "0 kB").split()[0]))
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return round(self.peak_kb / 1024)
+
+
 def run_case(seconds: float, size: int, pipelined: bool, repeat: int) -> dict:
     from sdk import Generator
+
+    child_peak = _ChildPeak()
 
     with tempfile.TemporaryDirectory() as tmp:
         audio = Path(tmp) / "speech.wav"
@@ -84,8 +116,8 @@ def run_case(seconds: float, size: int, pipelined: bool, repeat: int) -> dict:
             row["watermark_marginal_s"] = round(marginal, 2)
             row["provenance_share"] = round(provenance / wall, 3)
     row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    # The render stage's child process (the largest child; the benchmark's marginal rerun has its own child).
-    row["peak_rss_render_child_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    row["peak_rss_render_child_mb"] = child_peak.stop()
+    row["peak_rss_total_mb"] = row["peak_rss_mb"] + row["peak_rss_render_child_mb"]  # an upper bound
     return row
 
 
