@@ -30,4 +30,6 @@ def test_verifier_only_install(tmp_path, signed_video):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 10, out.stderr  # signed_untrusted: nobody trusted
     assert json.loads(out.stdout)["watermark"]["found"] is True
+    server = subprocess.run([str(env_dir / "bin" / "dirfa-verify-server"), "--version"], capture_output=True, text=True)
+    assert server.returncode == 0, server.stderr  # the HTTP service ships with the light install too
     assert sys.prefix != str(env_dir)
