@@ -24,7 +24,7 @@ import onnx
 import torch
 from torch import nn
 
-from .motion import MOTION_INDEX
+from .motion import MOTION_INDEX, neutral_motion
 from .network import EncoderExport, MotionNet, NetConfig, StepDecoder
 from .train import load_checkpoint
 
@@ -141,6 +141,37 @@ def with_sample_scale(cfg: NetConfig, overrides: dict[str, str | float]) -> NetC
     return dataclasses.replace(cfg, sample_scale=tuple(scale))
 
 
+@torch.no_grad()
+def estimate_noise_corr(net: MotionNet, corpus, max_clips: int = 80, limit: float = 0.98) -> tuple[float, ...]:
+    """Per-dim lag-1 autocorrelation of the network's standardised residuals on ``corpus`` (a ``models.train.Corpus``).
+
+    Teacher-forced, with each clip's style latent from the posterior (its mean): ``e_t = (m_t - mu_t) / sigma_t``.
+    A per-frame Gaussian assumes these are independent across frames; where they are not (a smooth target the
+    one-step prediction lags behind), sampling independent noise every frame makes jitter the data never had. The
+    runtime draws AR(1) noise with this correlation instead (``models.runtime``). Mouth dims (not sampled) get 0.
+    """
+    from .train import Normalizer
+
+    norm = Normalizer(net.cfg)
+    neutral = norm.motion(neutral_motion())
+    num = np.zeros(net.cfg.motion_dims)
+    den = np.zeros(net.cfg.motion_dims)
+    for a, b in corpus.clips[:max_clips]:
+        f = torch.from_numpy(norm.feats(corpus.feats[a:b]))[None]
+        m = norm.motion(corpus.motion[a:b]).astype(np.float32)
+        prev = torch.from_numpy(np.concatenate([neutral[None], m[:-1]]).astype(np.float32))[None]
+        audio = net.encoder(f)
+        z, _ = net.posterior(torch.from_numpy(m)[None], audio)
+        mu, ls = net.decode(audio, prev, z)
+        e = (m - mu[0].numpy()) / np.exp(ls[0].numpy())
+        e = e - e.mean(axis=0)
+        num += np.sum(e[1:] * e[:-1], axis=0)
+        den += np.sum(e * e, axis=0)
+    rho = np.clip(num / np.maximum(den, 1e-12), 0.0, limit)
+    rho[np.asarray(net.cfg.sample_scale) == 0] = 0.0
+    return tuple(float(round(r, 4)) for r in rho)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m models.export", description=__doc__)
     p.add_argument("--checkpoint", required=True)
@@ -153,12 +184,25 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIM=SCALE",
         help="override a dim's sampling-noise scale (inference only; the weights do not change), e.g. brow_raise=0.25",
     )
+    p.add_argument(
+        "--noise-corr-from",
+        metavar="CORPUS.npz",
+        help="set the sampling noise's per-dim lag-1 correlation from the network's residuals on this (held-out) "
+        "corpus (estimate_noise_corr); without it the noise is independent per frame",
+    )
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
     net, ckpt = load_checkpoint(a.checkpoint)
     if a.sample_scale:
         net.cfg = with_sample_scale(net.cfg, dict(item.split("=", 1) for item in a.sample_scale))
+    if a.noise_corr_from:
+        from .train import Corpus
+
+        cfg = net.cfg
+        corpus = Corpus(a.noise_corr_from, phones=cfg.phones, mel=cfg.mel, visemes=cfg.visemes)
+        net.cfg = dataclasses.replace(cfg, noise_corr=estimate_noise_corr(net, corpus))
+        log.info("noise_corr %s", dict(zip(MOTION_INDEX, net.cfg.noise_corr, strict=True)))
     extra = {"training": {"step": ckpt["step"], "args": ckpt["train_args"], "metrics": ckpt["metrics"]}}
     path = write_package(net, a.out, version=a.version, card_extra=extra)
     log.info("wrote %s (%d bytes)", path, path.stat().st_size)

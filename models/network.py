@@ -56,6 +56,9 @@ class NetConfig:
     # Per-dim multiplier of the sampling temperature. 0 for the mouth: independent per-frame noise on the lips is
     # visible jitter, and lip sync must not depend on the seed; lip diversity comes from the style latent.
     sample_scale: tuple[float, ...] = (0.0,) * 6 + (1.0,) * (NUM_MOTION_DIMS - 6)
+    # Per-dim lag-1 correlation of the sampling noise (AR(1), unit variance; 0 = independent per frame, the default;
+    # empty = all 0). Set at export from the network's own teacher-forced residuals (``models.export``).
+    noise_corr: tuple[float, ...] = ()
     dropout: float = 0.1
     feat_mean: tuple[float, ...] = field(default=())  # input normalisation (training-set statistics)
     feat_std: tuple[float, ...] = field(default=())

@@ -8,7 +8,9 @@
   grow with the audio and there is no border between chunks at all.
 
 Sampling is seeded: ``z ~ N(0, I) * temperature`` once per clip, then per frame
-``x_t = mu_t + temperature * sample_scale * sigma_t * eps_t`` with ``eps_t ~ N(0, I)`` from the same generator.
+``x_t = mu_t + temperature * sample_scale * sigma_t * eps_t``. ``eps`` is unit-variance AR(1) noise per dim,
+``eps_t = rho * eps_{t-1} + sqrt(1 - rho^2) * n_t`` with ``n_t ~ N(0, I)`` from the same generator and ``rho`` the
+package's ``noise_corr`` (0, i.e. independent per frame, for packages that do not set it).
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ class MotionRuntime:
         self._ms = np.asarray(cfg.motion_std, np.float32)
         self._ar = np.asarray(cfg.ar_dims, np.int64)
         self._scale = np.asarray(cfg.sample_scale, np.float32)
+        rho = np.asarray(cfg.raw.get("noise_corr") or np.zeros(cfg.motion_dims), np.float32)
+        if rho.shape != (cfg.motion_dims,) or np.any(rho < 0) or np.any(rho >= 1):
+            raise ModelError("noise_corr must hold one value in [0, 1) per motion dim")
+        self._rho = rho
 
     def close(self) -> None:
         self._enc = self._dec = None
@@ -106,7 +112,7 @@ class MotionRuntime:
         past_v = np.zeros_like(past_k)
         valid = np.zeros(cfg.window - 1, np.float32)
         z = (rng.standard_normal((1, cfg.z_dim)) * temperature).astype(np.float32)
-        eps = rng.standard_normal((t, cfg.motion_dims)).astype(np.float32)
+        eps = correlated_noise(rng.standard_normal((t, cfg.motion_dims)), self._rho)
         noise_scale = (temperature * self._scale).astype(np.float32)
         low = (MOTION_LOW - self._mm) / self._ms
         high = (MOTION_HIGH - self._mm) / self._ms
@@ -126,3 +132,14 @@ class MotionRuntime:
             past_v = np.concatenate([past_v[:, :, :, 1:], nv], axis=3)
             valid = np.concatenate([valid[1:], [1.0]]).astype(np.float32)
         return out * self._ms + self._mm
+
+
+def correlated_noise(white: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """(T, D) unit-variance AR(1) noise with lag-1 correlation ``rho`` (D,) from (T, D) standard normal ``white``."""
+    out = np.asarray(white, np.float64).copy()
+    rho = np.asarray(rho, np.float64)
+    if np.any(rho):
+        innov = np.sqrt(1.0 - rho**2)
+        for i in range(1, out.shape[0]):
+            out[i] = rho * out[i - 1] + innov * out[i]
+    return out.astype(np.float32)

@@ -100,3 +100,21 @@ def test_sample_scale_override_changes_only_the_named_dims():
     ]
     with pytest.raises(ValueError):
         with_sample_scale(cfg, {"no_such_dim": 1.0})
+
+
+def test_noise_corr_estimate_is_zero_for_the_mouth_and_bounded(tmp_path):
+    from models.export import estimate_noise_corr
+    from models.train import Corpus
+
+    net = tiny_net()
+    rng = np.random.default_rng(0)
+    t = 120
+    smooth = np.cumsum(rng.normal(size=(t, 18)), axis=0) * 0.1  # slowly varying targets
+    np.savez(tmp_path / "c.npz", feats=rng.normal(size=(t, 320)).astype(np.float32),
+             motion=smooth.astype(np.float32), offsets=np.array([0, 60, t]))  # fmt: skip
+    net.cfg = NetConfig.from_dict(net.cfg.to_dict() | {"n_feats": 320, "feat_mean": (0.0,) * 320,
+                                                       "feat_std": (1.0,) * 320})  # fmt: skip
+    net = MotionNet(net.cfg).eval()
+    rho = estimate_noise_corr(net, Corpus(tmp_path / "c.npz", phones=False))
+    assert len(rho) == 18 and all(r == 0.0 for r in rho[:6])
+    assert all(0.0 <= r <= 0.98 for r in rho) and max(rho[6:]) > 0.5  # an untrained net lags smooth targets

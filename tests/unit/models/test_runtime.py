@@ -118,3 +118,35 @@ def test_motion_model_loads_a_package_directory_and_checks_it(package_dir, tmp_p
     (bad / "dirfa_motion.json").write_text(json.dumps({"name": "x"}))
     with pytest.raises(ModelError):
         MotionModel.load(str(bad))
+
+
+def test_correlated_noise_keeps_unit_variance_and_has_the_asked_correlation():
+    from models.runtime import correlated_noise
+
+    white = np.random.default_rng(0).standard_normal((20000, 3))
+    np.testing.assert_array_equal(correlated_noise(white, np.zeros(3)), white.astype(np.float32))
+    eps = correlated_noise(white, np.array([0.0, 0.5, 0.9]))
+    assert np.allclose(eps.std(axis=0), 1.0, atol=0.05)
+    lag1 = [np.corrcoef(eps[1:, d], eps[:-1, d])[0, 1] for d in range(3)]
+    assert np.allclose(lag1, [0.0, 0.5, 0.9], atol=0.03)
+
+
+def test_noise_corr_smooths_sampled_dims_deterministically(tmp_path):
+    import dataclasses
+
+    net = tiny_net()
+    write_package(net, tmp_path / "white", version="0.0.1")
+    net.cfg = dataclasses.replace(net.cfg, noise_corr=(0.0,) * 6 + (0.9,) * 12)
+    write_package(net, tmp_path / "ar", version="0.0.1")
+    f = feats(200)
+    white = MotionRuntime((tmp_path / "white" / "dirfa_motion.zip").read_bytes())
+    ar = MotionRuntime((tmp_path / "ar" / "dirfa_motion.zip").read_bytes())
+    a = ar.generate(f, rng=np.random.default_rng(4))
+    assert np.array_equal(a, ar.generate(f, rng=np.random.default_rng(4)))
+    w = white.generate(f, rng=np.random.default_rng(4))
+    jerk = lambda x: np.abs(np.diff(x[:, 6:], n=3, axis=0)).mean()  # noqa: E731
+    assert jerk(a) < 0.6 * jerk(w)
+    net.cfg = dataclasses.replace(net.cfg, noise_corr=(1.0,) * 18)
+    write_package(net, tmp_path / "bad", version="0.0.1")
+    with pytest.raises(ModelError):
+        MotionRuntime((tmp_path / "bad" / "dirfa_motion.zip").read_bytes())
