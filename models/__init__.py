@@ -4,15 +4,34 @@ RAW primitives: frames made here carry NO watermark and NO manifest. Only ``sdk.
 and it always marks, signs and verifies what it writes.
 """
 
-import logging
+from __future__ import annotations
 
-from .audio import load_audio
-from .errors import AudioError, FaceTooSmallError, ImageError, InputError, ModelError, ModelsError, NoFaceError
-from .image_io import load_image
-from .motion import MOTION_DIMS, MOTION_NAMES, MotionDim, MotionSequence, neutral_motion
-from .motion_model import MotionModel
-from .onnx_renderer import OnnxRenderer
-from .renderer import FaceRenderer, Renderer
+import importlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .audio import load_audio
+    from .errors import AudioError, FaceTooSmallError, ImageError, InputError, ModelError, ModelsError, NoFaceError
+    from .image_io import load_image
+    from .motion import MOTION_DIMS, MOTION_NAMES, MotionDim, MotionSequence, neutral_motion
+    from .motion_model import MotionModel
+    from .onnx_renderer import OnnxRenderer
+    from .renderer import FaceRenderer, Renderer
+
+# Public names load on first use (PEP 562): the render worker process imports ``models.renderer`` alone, without
+# onnxruntime and the audio stack.
+_SOURCES = {
+    **{n: ".errors" for n in ("AudioError", "FaceTooSmallError", "ImageError", "InputError", "ModelError",
+                              "ModelsError", "NoFaceError")},
+    **{n: ".motion" for n in ("MOTION_DIMS", "MOTION_NAMES", "MotionDim", "MotionSequence", "neutral_motion")},
+    "load_audio": ".audio",
+    "load_image": ".image_io",
+    "MotionModel": ".motion_model",
+    "OnnxRenderer": ".onnx_renderer",
+    "FaceRenderer": ".renderer",
+    "Renderer": ".renderer",
+}  # fmt: skip
 
 __all__ = [
     "MOTION_DIMS",
@@ -34,5 +53,19 @@ __all__ = [
     "load_image",
     "neutral_motion",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module 'models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(source, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -4,24 +4,41 @@ and is verified before it is handed back.
     from sdk import Generator
     result = Generator().render("portrait.jpg", "speech.wav", output="talking.mp4", seed=7)
     result.path, result.content_id
+
+The public names are loaded on first use (PEP 562), so that the render worker process (``python -m
+sdk._render_worker``) starts without importing the models, provenance and verifier stacks it does not need.
 """
 
+from __future__ import annotations
+
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
-from provenance._version import __version__
+if TYPE_CHECKING:
+    from provenance._version import __version__
 
-from .batch import RenderJob, RenderOutcome, read_jobs
-from .errors import (
-    AudioError,
-    FaceTooSmallError,
-    GeneratorError,
-    ImageError,
-    InputError,
-    NoFaceError,
-    OutputError,
-    ProvenanceFailure,
-)
-from .generator import Generator, ManifestSummary, RenderResult
+    from .batch import RenderJob, RenderOutcome, read_jobs
+    from .errors import (
+        AudioError,
+        FaceTooSmallError,
+        GeneratorError,
+        ImageError,
+        InputError,
+        NoFaceError,
+        OutputError,
+        ProvenanceFailure,
+    )
+    from .generator import Generator, ManifestSummary, RenderResult
+
+_ERRORS = ("AudioError", "FaceTooSmallError", "GeneratorError", "ImageError", "InputError", "NoFaceError",
+           "OutputError", "ProvenanceFailure")  # fmt: skip
+_SOURCES = {
+    **{name: ".errors" for name in _ERRORS},
+    **{name: ".batch" for name in ("RenderJob", "RenderOutcome", "read_jobs")},
+    **{name: ".generator" for name in ("Generator", "ManifestSummary", "RenderResult")},
+    "__version__": "provenance._version",
+}
 
 __all__ = [
     "AudioError",
@@ -40,5 +57,19 @@ __all__ = [
     "__version__",
     "read_jobs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module 'sdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(source, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
