@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -47,6 +47,12 @@ Progress = Callable[[int, int], None]
 DEFAULT_MAX_SECONDS = 600.0
 MIN_SIZE = 256  # the watermark's minimum short side
 RENDERER_CACHE = 2  # prepared portraits kept per Generator (~13 MB each at 512 px)
+
+
+class _Written(NamedTuple):
+    report: Any  # the self-verification's VerificationReport
+    manifest_id: str
+    timings: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -167,16 +173,16 @@ class Generator:
                 frames = proc.frames([motion.values])
             else:  # not pipelined, or a renderer that does not pickle: render in this process
                 frames = (renderer.render(m) for m in motion.values)
-            result = self._write(
+            written = self._write(
                 frames, motion, content_id, seed, inputs, out, width, height, type(renderer).__name__, progress
             )
         finally:
             if proc is not None:
                 proc.close()
-        timings.update(result.pop("timings"))
+        timings.update(written.timings)
         timings["total"] = time.perf_counter() - t0
         log.info("rendered %s (%d frames, content id %s) in %.2f s", out, len(motion), content_id, timings["total"])
-        report, manifest_id = result["report"], result["manifest_id"]
+        report, manifest_id = written.report, written.manifest_id
         return RenderResult(
             path=out,
             content_id=content_id,
@@ -215,7 +221,7 @@ class Generator:
                     self._renderers.popitem(last=False)
             return renderer
 
-    def _write(self, frames, motion, content_id, seed, inputs, out, width, height, renderer_name, progress) -> dict:
+    def _write(self, frames, motion, content_id, seed, inputs, out, width, height, renderer_name, progress) -> _Written:
         """Watermark + encode into a temporary file next to ``out``, sign, self-verify, record, rename."""
         timings: dict[str, float] = {}
         try:
@@ -251,7 +257,7 @@ class Generator:
             _fsync_dir(out.parent)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        return {"report": report, "manifest_id": manifest_id, "timings": timings}
+        return _Written(report, manifest_id, timings)
 
     def render_many(self, jobs: Iterable[RenderJob], *, workers: int = 2) -> list[RenderOutcome]:
         """Render many jobs, ``workers`` at a time; one :class:`RenderOutcome` per job, in order. A failed job
