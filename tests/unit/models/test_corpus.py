@@ -105,3 +105,16 @@ def test_mouth_track_memory_is_linear_for_long_audio():
     tracemalloc.stop()
     assert track.shape == (180_000, 5)
     assert peak < 200e6
+
+
+def test_head_roll_sways_about_as_much_as_pitch():
+    """Corpus head roll was once drawn with a third of yaw's amplitude, and the trained model's roll barely moved."""
+    u = synthesize("Well, this is really quite important, you know.", voice="en")
+    from models.audio import load_audio
+
+    x = load_audio(u.samples, sample_rate=u.sample_rate)
+    n = int(np.ceil(x.size / 640))
+    runs = [prosody_motion(x, u.word_starts, n, np.random.default_rng(s)) for s in range(16)]
+    roll = np.mean([r[:, MOTION_INDEX["head_roll"]].std() for r in runs])
+    pitch = np.mean([r[:, MOTION_INDEX["head_pitch"]].std() for r in runs])
+    assert roll > 1.8 and roll > 0.8 * pitch  # degrees
