@@ -28,11 +28,12 @@ if TYPE_CHECKING:
         NoFaceError,
         OutputError,
         ProvenanceFailure,
+        RenderError,
     )
     from .generator import Generator, ManifestSummary, RenderResult
 
 _ERRORS = ("AudioError", "FaceTooSmallError", "GeneratorError", "ImageError", "InputError", "NoFaceError",
-           "OutputError", "ProvenanceFailure")  # fmt: skip
+           "OutputError", "ProvenanceFailure", "RenderError")  # fmt: skip
 _SOURCES = {
     **{name: ".errors" for name in _ERRORS},
     **{name: ".batch" for name in ("RenderJob", "RenderOutcome", "read_jobs")},
@@ -51,6 +52,7 @@ __all__ = [
     "NoFaceError",
     "OutputError",
     "ProvenanceFailure",
+    "RenderError",
     "RenderJob",
     "RenderOutcome",
     "RenderResult",

@@ -5,6 +5,7 @@ Exit codes of ``dirfa render``, ``dirfa render-batch`` (the highest over its job
   2  usage error (bad arguments, unreadable job file or identity)
   3  bad input (image, audio, output path) - nothing written for that job
   4  provenance could not be applied or did not verify - nothing written for that job
+  5  the render stage failed (its worker process died) - nothing written for that job
 ``dirfa verify`` uses ``dirfa-verify``'s codes (0 verified, 10-40 by verdict).
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 
 from provenance._version import __version__
 
-EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_PROVENANCE = 0, 2, 3, 4
+EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_PROVENANCE, EXIT_RENDER = 0, 2, 3, 4, 5
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,7 +89,7 @@ def _progress(enabled: bool):
 
 def _render(ns: argparse.Namespace, portrait: Any, audio: Any, output: str) -> tuple[int, Any]:
     from provenance.errors import IdentityError
-    from sdk import Generator, InputError, ProvenanceFailure
+    from sdk import Generator, InputError, ProvenanceFailure, RenderError
 
     identity = None
     try:
@@ -104,7 +105,18 @@ def _render(ns: argparse.Namespace, portrait: Any, audio: Any, output: str) -> t
     except ProvenanceFailure as exc:
         print(f"dirfa: provenance failure, nothing written: {exc}", file=sys.stderr)
         return EXIT_PROVENANCE, None
+    except RenderError as exc:
+        print(f"dirfa: render failed, nothing written: {exc}", file=sys.stderr)
+        return EXIT_RENDER, None
     return EXIT_OK, result
+
+
+def _exit_code(error: BaseException) -> int:
+    from sdk import ProvenanceFailure, RenderError
+
+    if isinstance(error, RenderError):
+        return EXIT_RENDER
+    return EXIT_PROVENANCE if isinstance(error, ProvenanceFailure) else EXIT_INPUT
 
 
 def _print_result(result: Any, as_json: bool) -> None:
@@ -152,7 +164,7 @@ def cmd_demo(ns: argparse.Namespace) -> int:
 
 def cmd_render_batch(ns: argparse.Namespace) -> int:
     from provenance.errors import IdentityError
-    from sdk import Generator, ProvenanceFailure, read_jobs
+    from sdk import Generator, read_jobs
 
     try:
         jobs = read_jobs(ns.jobs)
@@ -169,7 +181,7 @@ def cmd_render_batch(ns: argparse.Namespace) -> int:
     code = EXIT_OK
     for o in outcomes:
         if o.error is not None:
-            code = max(code, EXIT_PROVENANCE if isinstance(o.error, ProvenanceFailure) else EXIT_INPUT)
+            code = max(code, _exit_code(o.error))
         if ns.json:
             body = {
                 "output": str(o.job.output),

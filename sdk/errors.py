@@ -5,8 +5,10 @@ GeneratorError
 │   ├── ImageError ── NoFaceError, FaceTooSmallError
 │   └── AudioError                        unreadable, empty, silent, too long
 ├── OutputError (ValueError)              unwritable directory, output equal to an input, unsupported extension
-└── ProvenanceFailure                     a watermark or signature could not be applied or did not verify
-                                          (the output is NOT written: provenance never degrades silently)
+├── ProvenanceFailure                     a watermark or signature could not be applied or did not verify
+│                                         (the output is NOT written: provenance never degrades silently)
+└── RenderError                           the render stage failed: its worker process died or the renderer
+                                          raised there (nothing is written)
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ class ProvenanceFailure(GeneratorError):
     """Provenance could not be applied or the self-verification of the output failed."""
 
 
+class RenderError(GeneratorError):
+    """The render stage failed: the render worker process died, or the renderer raised in it."""
+
+
 __all__ = [
     "AudioError",
     "FaceTooSmallError",
@@ -38,4 +44,5 @@ __all__ = [
     "OutputError",
     "ProvenanceError",
     "ProvenanceFailure",
+    "RenderError",
 ]

@@ -35,8 +35,8 @@ from provenance.watermark import VideoWatermarker, new_content_id
 from . import _inputs, _store
 from ._encode import AUDIO_RATE, Mp4Writer
 from ._pipeline import background
-from ._render_worker import RenderProcess
-from .errors import OutputError, ProvenanceError, ProvenanceFailure
+from ._render_worker import RenderProcess, RenderWorkerError
+from .errors import OutputError, ProvenanceError, ProvenanceFailure, RenderError
 
 if TYPE_CHECKING:
     from .batch import RenderJob, RenderOutcome
@@ -173,9 +173,12 @@ class Generator:
                 frames = proc.frames([motion.values])
             else:  # not pipelined, or a renderer that does not pickle: render in this process
                 frames = (renderer.render(m) for m in motion.values)
-            written = self._write(
-                frames, motion, content_id, seed, inputs, out, width, height, type(renderer).__name__, progress
-            )
+            try:
+                written = self._write(
+                    frames, motion, content_id, seed, inputs, out, width, height, type(renderer).__name__, progress
+                )
+            except RenderWorkerError as exc:
+                raise RenderError(str(exc)) from exc
         finally:
             if proc is not None:
                 proc.close()

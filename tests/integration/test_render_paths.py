@@ -2,6 +2,7 @@
 (``pipelined=False``), or in a thread for a renderer that cannot be sent to a child."""
 
 import av
+import pytest
 import numpy as np
 
 from models import FaceRenderer
@@ -53,3 +54,13 @@ def test_a_portrait_rendered_again_reuses_its_prepared_renderer(tmp_path, portra
     assert list(gen._renderers.values()) == [first]
     gen.render(pixels[:, ::-1].copy(), short_speech, output=tmp_path / "c.mp4", seed=1)  # another portrait
     assert len(gen._renderers) == 2 and first in gen._renderers.values()
+
+
+def test_a_render_worker_that_dies_is_a_render_error_and_writes_nothing(tmp_path, portrait_path, short_speech):
+    from sdk import RenderError
+    from tests._dying_renderer import DyingRenderer
+
+    gen = Generator(size=256, renderer=DyingRenderer)
+    with pytest.raises(RenderError, match="exited"):
+        gen.render(portrait_path, short_speech, output=tmp_path / "x.mp4")
+    assert list(tmp_path.iterdir()) == []

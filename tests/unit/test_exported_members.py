@@ -16,6 +16,7 @@ EXPECTED = {
         "NoFaceError",
         "OutputError",
         "ProvenanceFailure",
+        "RenderError",
         "RenderJob",
         "RenderOutcome",
         "RenderResult",
