@@ -2,8 +2,8 @@
 (``pipelined=False``), or in a thread for a renderer that cannot be sent to a child."""
 
 import av
-import pytest
 import numpy as np
+import pytest
 
 from models import FaceRenderer
 from sdk import Generator
