@@ -147,7 +147,7 @@ class Generator:
             raise OutputError("the output path is one of the inputs")
         # The render child is spawned first (its imports overlap what follows); the landmarks are detected in a
         # thread while this one computes the motion.
-        proc = RenderProcess() if self.pipelined else None
+        proc = _spawn_worker() if self.pipelined else None
         try:
             with ThreadPoolExecutor(1, thread_name_prefix="dirfa-setup") as pool:
                 pending = pool.submit(self._build_renderer, inputs.image)
@@ -169,9 +169,9 @@ class Generator:
                     timings["renderer_wait"] = time.perf_counter() - t
             width, height = renderer.frame_size
             frames: Iterator[np.ndarray]
-            if proc is not None and proc.start(renderer):
+            if proc is not None and _child_ready(proc, renderer):
                 frames = proc.frames([motion.values])
-            else:  # not pipelined, or a renderer that does not pickle: render in this process
+            else:  # not pipelined, a renderer that does not pickle, or no child process here: render in this one
                 frames = (renderer.render(m) for m in motion.values)
             try:
                 written = self._write(
@@ -321,6 +321,28 @@ class Generator:
             return _store.record(self._store_arg, manifest_bytes, content_id, signed, self.identity)
         except Exception as exc:
             raise ProvenanceFailure(f"could not record the manifest in the store: {exc}") from exc
+
+
+def _spawn_worker() -> RenderProcess | None:
+    try:
+        return RenderProcess()
+    except OSError as exc:  # no usable interpreter to spawn: render in this process
+        log.warning("cannot start a render worker, rendering in this process: %s", exc)
+        return None
+
+
+def _child_ready(proc: RenderProcess, renderer: Any) -> bool:
+    """Hand ``renderer`` to the render child. False when it does not pickle, or when the child could not start (an
+    embedded interpreter without ``sys.executable``, a sandbox without subprocesses): the render then runs in this
+    process, slower but the same frames."""
+    if not proc.start(renderer):
+        return False
+    try:
+        proc.ready()
+    except (RenderWorkerError, OSError) as exc:
+        log.warning("render worker unavailable, rendering in this process: %s", exc)
+        return False
+    return True
 
 
 def _check_output(out: Path) -> None:

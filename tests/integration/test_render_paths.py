@@ -64,3 +64,14 @@ def test_a_render_worker_that_dies_is_a_render_error_and_writes_nothing(tmp_path
     with pytest.raises(RenderError, match="exited"):
         gen.render(portrait_path, short_speech, output=tmp_path / "x.mp4")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("interpreter", ["/nonexistent/python", "/bin/false"])
+def test_without_a_usable_worker_process_the_render_runs_here(
+    tmp_path, portrait_path, short_speech, monkeypatch, interpreter
+):
+    import sys
+
+    monkeypatch.setattr(sys, "executable", interpreter)  # cannot spawn / the child exits at once
+    result = Generator(size=256).render(portrait_path, short_speech, output=tmp_path / "x.mp4", seed=3)
+    assert result.verdict in ("verified", "signed_untrusted") and result.frame_count == 50
