@@ -2,9 +2,29 @@
 
 ``python -m models.corpus --clips 600 --seed 0 --out /tmp/corpus.npz`` writes features and motion targets.
 See ``build.py`` for what a clip contains and ``visemes.py`` for the mouth targets.
+
+Names load on first use (PEP 562): inference imports ``visemes`` alone (the phone -> mouth mapping), without the
+corpus builder's scipy stack (about 1 s of import).
 """
 
-from .build import build_corpus, make_clip
-from .espeak import synthesize
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .build import build_corpus, make_clip
+    from .espeak import synthesize
+
+_SOURCES = {"build_corpus": ".build", "make_clip": ".build", "synthesize": ".espeak"}
 
 __all__ = ["build_corpus", "make_clip", "synthesize"]
+
+
+def __getattr__(name: str) -> Any:
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module 'models.corpus' has no attribute {name!r}")
+    value = getattr(importlib.import_module(source, __name__), name)
+    globals()[name] = value
+    return value
