@@ -75,6 +75,7 @@ class RenderProcess:
         # per rendered frame. Keeping them in the heap removes it (the child's working set is bounded anyway).
         env.setdefault("MALLOC_MMAP_THRESHOLD_", str(256 << 20))
         env.setdefault("MALLOC_TRIM_THRESHOLD_", str(64 << 20))
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")  # the renderer never needs BLAS threads (see sdk._threads)
         # The child must import these packages exactly as this process did, installed or not.
         here = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join([here, *filter(None, [env.get("PYTHONPATH")])])

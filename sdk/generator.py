@@ -36,6 +36,7 @@ from . import _inputs, _store
 from ._encode import AUDIO_RATE, Mp4Writer
 from ._pipeline import background
 from ._render_worker import RenderProcess, RenderWorkerError
+from ._threads import single_blas_thread
 from .errors import OutputError, ProvenanceError, ProvenanceFailure, RenderError
 
 if TYPE_CHECKING:
@@ -135,6 +136,18 @@ class Generator:
         progress: Progress | None = None,
     ) -> RenderResult:
         """Animate ``image`` speaking ``audio`` and write a signed, watermarked MP4 to ``output``."""
+        with single_blas_thread():
+            return self._render(
+                image,
+                audio,
+                output=output,
+                seed=seed,
+                expressiveness=expressiveness,
+                head_motion=head_motion,
+                progress=progress,
+            )
+
+    def _render(self, image, audio, *, output, seed, expressiveness, head_motion, progress) -> RenderResult:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         seed = secrets.randbits(31) if seed is None else int(seed)
