@@ -8,12 +8,32 @@ from pathlib import Path
 from types import TracebackType
 
 import av
+import cv2
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 AUDIO_RATE = 48_000
 X264_PARAMS = "mbtree=1:rc-lookahead=10"
+
+
+# Full-range BT.601 chroma (OpenCV's YCrCb, JPEG's) -> the limited range H.264 uses: 128 + (c - 128) * 224 / 255.
+_LIMITED_CHROMA = np.clip(np.rint(128 + (np.arange(256) - 128) * 224 / 255), 0, 255).astype(np.uint8)
+
+
+def rgb_to_yuv420p(frame: np.ndarray) -> np.ndarray:
+    """RGB uint8 (h, w, 3), even sides -> planar yuv420p (h * 3 / 2, w): BT.601 limited range, chroma from 2x2
+    averages, as swscale makes it (within 1 level on Y and 2 on chroma), at a quarter of its cost (0.4 vs 1.6 ms
+    per 512x512 frame): the encode thread is on the render pipeline's critical path."""
+    h, w = frame.shape[:2]
+    out = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)  # its Y plane; its chroma is point-sampled, replaced below
+    half = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    ycrcb = cv2.cvtColor(half, cv2.COLOR_RGB2YCrCb)
+    quarter = (h // 2) * (w // 2)
+    flat = out.reshape(-1)
+    flat[h * w : h * w + quarter] = cv2.LUT(ycrcb[..., 2], _LIMITED_CHROMA).reshape(-1)  # U (Cb)
+    flat[h * w + quarter :] = cv2.LUT(ycrcb[..., 1], _LIMITED_CHROMA).reshape(-1)  # V (Cr)
+    return out
 
 
 class Mp4Writer:
@@ -68,7 +88,7 @@ class Mp4Writer:
             raise ValueError(
                 f"expected uint8 frame of shape {(self.height, self.width, 3)}, got {frame.shape} {frame.dtype}"
             )
-        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        vf = av.VideoFrame.from_ndarray(rgb_to_yuv420p(frame), format="yuv420p")
         vf.pts = self.frames_written
         for packet in self._video.encode(vf):
             self._container.mux(packet)

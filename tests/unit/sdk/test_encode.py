@@ -45,3 +45,31 @@ def test_bad_frames_and_sizes_raise(tmp_path):
         Mp4Writer(tmp_path / "odd.mp4", width=63, height=64, fps=25, audio=None)
     with Mp4Writer(tmp_path / "x.mp4", width=64, height=64, fps=25, audio=None) as w, pytest.raises(ValueError):
         w.write(np.zeros((64, 64, 3), np.float32))
+
+
+def test_colour_conversion_is_bt601_limited_with_averaged_chroma_and_round_trips(tmp_path):
+    """The writer's own RGB -> yuv420p: BT.601 limited range, chroma from 2x2 averages (the definition, within
+    rounding), and what a player decodes is the colour that was written."""
+    from sdk._encode import rgb_to_yuv420p
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (96, 128, 3)).astype(np.uint8)  # sharp colour edges everywhere
+    ours = rgb_to_yuv420p(frame).astype(float)
+    r, g, b = (frame[..., i].astype(float) for i in range(3))
+    y = 16 + 0.257 * r + 0.504 * g + 0.098 * b
+    u = 128 - 0.148 * r - 0.291 * g + 0.439 * b
+    v = 128 + 0.439 * r - 0.368 * g - 0.071 * b
+    avg = [c.reshape(48, 2, 64, 2).mean(axis=(1, 3)) for c in (u, v)]
+    assert np.abs(ours[:96] - y).max() <= 1.0
+    planes = ours[96:].reshape(-1)
+    for got, want in zip((planes[: 48 * 64], planes[48 * 64 :]), avg, strict=True):
+        assert np.abs(got.reshape(48, 64) - want).max() <= 1.6
+
+    path = tmp_path / "colour.mp4"
+    smooth = np.stack([np.full((96, 128), c, np.uint8) for c in (200, 60, 30)], -1)  # a flat orange
+    with Mp4Writer(path, width=128, height=96, fps=25, audio=None, crf=10) as w:
+        for _ in range(5):
+            w.write(smooth)
+    with av.open(str(path)) as c:
+        decoded = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    assert np.abs(decoded - smooth).max() <= 3
