@@ -28,13 +28,13 @@ import numpy as np
 from models.motion_model import MotionModel
 from models.renderer import FaceRenderer
 from provenance import manifest as _manifest
+from provenance._pipeline import background
 from provenance.signing import SigningIdentity, dev_identity
 from provenance.trust import TrustAnchors
 from provenance.watermark import VideoWatermarker, new_content_id
 
 from . import _inputs, _store
 from ._encode import AUDIO_RATE, Mp4Writer
-from ._pipeline import background
 from ._render_worker import RenderProcess, RenderWorkerError
 from ._threads import single_blas_thread
 from .errors import OutputError, ProvenanceError, ProvenanceFailure, RenderError

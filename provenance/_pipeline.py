@@ -1,4 +1,5 @@
-"""Pipelined stages: run an iterator in a background thread so that rendering, watermarking and encoding overlap.
+"""Pipelined stages: run an iterator in a background thread so that two stages overlap (the SDK's render, watermark
+and encode stages; the verifier's decoding and watermark detection).
 
 The heavy work in each stage (OpenCV remaps, numpy/BLAS, PyWavelets, libx264) releases the GIL, so on two cores the
 stages really run in parallel. Errors raised in a stage surface in the consumer; a consumer that stops early (an
