@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from models.motion_model import MotionModel
 from models.renderer import FaceRenderer
@@ -36,7 +37,6 @@ from provenance.watermark import VideoWatermarker, new_content_id
 from . import _inputs, _store
 from ._encode import AUDIO_RATE, Mp4Writer
 from ._render_worker import RenderProcess, RenderWorkerError
-from ._threads import single_blas_thread
 from .errors import OutputError, ProvenanceError, ProvenanceFailure, RenderError
 
 if TYPE_CHECKING:
@@ -136,18 +136,6 @@ class Generator:
         progress: Progress | None = None,
     ) -> RenderResult:
         """Animate ``image`` speaking ``audio`` and write a signed, watermarked MP4 to ``output``."""
-        with single_blas_thread():
-            return self._render(
-                image,
-                audio,
-                output=output,
-                seed=seed,
-                expressiveness=expressiveness,
-                head_motion=head_motion,
-                progress=progress,
-            )
-
-    def _render(self, image, audio, *, output, seed, expressiveness, head_motion, progress) -> RenderResult:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         seed = secrets.randbits(31) if seed is None else int(seed)
@@ -230,7 +218,11 @@ class Generator:
             if key is not None and key in self._renderers:
                 self._renderers.move_to_end(key)
                 return self._renderers[key]
-            renderer = self.renderer_factory(image, size=self.size, framing=self.framing)
+            # One BLAS thread here: OpenBLAS's spinning threads fight the motion computed meanwhile (measured under
+            # load: the portrait's depth map, scipy griddata, took 0.4-7 s with OpenBLAS's default threads, 3-8 ms
+            # with one). The limit is taken and released in this thread.
+            with threadpool_limits(limits=1, user_api="blas"):
+                renderer = self.renderer_factory(image, size=self.size, framing=self.framing)
             if key is not None:
                 self._renderers[key] = renderer
                 while len(self._renderers) > RENDERER_CACHE:
