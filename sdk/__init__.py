@@ -11,9 +11,10 @@ sdk._render_worker``) starts without importing the models, provenance and verifi
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from models._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from provenance._version import __version__
@@ -61,13 +62,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    source = _SOURCES.get(name)
-    if source is None:
-        raise AttributeError(f"module 'sdk' has no attribute {name!r}")
-    value = getattr(importlib.import_module(source, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _SOURCES)
 
 
 def __dir__() -> list[str]:

@@ -9,8 +9,9 @@ corpus builder's scipy stack (about 1 s of import).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from .build import build_corpus, make_clip
@@ -21,10 +22,4 @@ _SOURCES = {"build_corpus": ".build", "make_clip": ".build", "synthesize": ".esp
 __all__ = ["build_corpus", "make_clip", "synthesize"]
 
 
-def __getattr__(name: str) -> Any:
-    source = _SOURCES.get(name)
-    if source is None:
-        raise AttributeError(f"module 'models.corpus' has no attribute {name!r}")
-    value = getattr(importlib.import_module(source, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _SOURCES)
