@@ -74,6 +74,10 @@ def diversity(model, samples: np.ndarray, seeds: int = 8) -> dict:
         "pairwise_head_rms_distance_deg": float(np.mean(pair_dist)),
         "pairwise_jaw_r_min": float(np.min(pair_r)),
         "pairwise_jaw_r_mean": float(np.mean(pair_r)),
+        "brow_raises_per_min": float(
+            np.mean([np.sum(np.diff((r[:, MOTION_INDEX["brow_raise"]] > 0.4).astype(int)) == 1) for r in runs])
+            / (jaw.shape[1] / 25 / 60)
+        ),
         "blinks_per_min": float(
             np.mean([np.sum(np.diff((r[:, MOTION_INDEX["blink_left"]] > 0.5).astype(int)) == 1) for r in runs])
             / (jaw.shape[1] / 25 / 60)
@@ -85,11 +89,14 @@ def smoothness(model, clips) -> dict:
     gen = [model.generate(c.audio, sample_rate=16000, seed=1).values for c in clips]
     tgt = [c.motion for c in clips]
     out = {}
-    for name in ("jaw_open", "head_yaw", "head_pitch", "brow_raise"):
+    for name in ("jaw_open", "head_yaw", "head_pitch", "brow_raise", "brow_furrow", "gaze_x", "gaze_y"):
         i = MOTION_INDEX[name]
         out[name] = {
             "generated": float(np.mean([jerk(g[:, i]) for g in gen])),
             "targets": float(np.mean([jerk(t[:, i]) for t in tgt])),
+            # how much the dim moves within a clip: smoothness bought by flattening would show here
+            "std_generated": float(np.mean([g[:, i].std() for g in gen])),
+            "std_targets": float(np.mean([t[:, i].std() for t in tgt])),
         }
     return out
 

@@ -6,8 +6,9 @@ importlib.resources, its sha256 checked against the card ``dirfa_motion.json``) 
 is never imported. ``generate`` decodes the audio (anything PyAV reads), computes the network's features
 (``models.features``: loudness-normalised log-mel + PocketSphinx phone fractions) and samples one animation.
 Different seeds give different head motion, blinks, gaze and brows for the same audio; the mouth follows the audio
-(its per-frame noise is off, only the clip-level style latent varies it). Full blinks are sampled from the seed by a
-renewal process on top of the network's output (see ``_with_blinks``): a per-frame Gaussian cannot produce them.
+(its per-frame noise is off, only the clip-level style latent varies it). Blinks and brow raises are drawn from the
+seed on top of the network's output, and gaze is smoothed (``models._events``): a per-frame Gaussian cannot produce
+rare, sharp events.
 
 The loudness baseline this replaces lives on in ``models.baseline.LoudnessBaseline`` for comparison.
 """
@@ -25,6 +26,7 @@ import numpy as np
 
 from . import audio as _audio
 from . import features as _features
+from ._events import add_events
 from .errors import AudioError, ModelError
 from .motion import DEFAULT_FPS, MOTION_INDEX, MotionSequence, clip_motion, neutral_motion
 from .runtime import MotionRuntime
@@ -128,40 +130,15 @@ class MotionModel:
         except _features.PhoneRecognizerUnavailable as exc:
             raise ModelError("this motion model needs pocketsphinx (pip install 'dirfa[generate]')") from exc
         values = self.runtime.generate(feats, rng=np.random.default_rng(seed), temperature=float(temperature))
+        values = add_events(values, seed)
         if fps != _features.FPS:
             values = _resample(values, _audio.frame_count(samples.size, fps), fps / _features.FPS)
-        values = _with_blinks(values, np.random.default_rng([seed, 1]))
         neutral = neutral_motion()
         values[:, _MOUTH_AND_FACE] = neutral[_MOUTH_AND_FACE] + expressiveness * (
             values[:, _MOUTH_AND_FACE] - neutral[_MOUTH_AND_FACE]
         )
         values[:, _HEAD] = neutral[_HEAD] + head_motion * (values[:, _HEAD] - neutral[_HEAD])
         return MotionSequence(values=clip_motion(values), fps=fps, seed=seed)
-
-
-def _with_blinks(values: np.ndarray, rng: np.random.Generator, fps: int = _features.FPS) -> np.ndarray:
-    """Overlay seeded blinks: a renewal process like the corpus's (0.15-0.5 per second, likelier in pauses).
-
-    A per-frame Gaussian cannot represent rare, sharp events: the network learns the blink *average* (a faint
-    flutter), never a full closure. So blinks come from this sampler, drawn from the clip's seed; the network's own
-    blink values are kept where they are larger.
-    """
-    n = values.shape[0]
-    jaw = values[:, MOTION_INDEX["jaw_open"]]
-    pause = np.convolve(jaw, np.ones(25) / 25, mode="same") < 0.01  # ~1 s without mouth movement
-    blink = np.zeros(n, np.float32)
-    rate = rng.uniform(0.15, 0.5)
-    t = rng.uniform(0.0, 2.0)
-    frames = np.arange(n)
-    while t * fps < n:
-        f = int(t * fps)
-        d = frames - f
-        blink = np.maximum(blink, np.where(d < 0, np.exp(-0.5 * d**2), np.exp(-0.5 * (d / 2.0) ** 2)))
-        t += rng.exponential(1.0 / rate) * (0.5 if pause[f] else 1.0) + 0.3
-    for dim in ("blink_left", "blink_right"):
-        i = MOTION_INDEX[dim]
-        values[:, i] = np.maximum(values[:, i], blink)
-    return values
 
 
 def _resample(values: np.ndarray, n: int, ratio: float) -> np.ndarray:
