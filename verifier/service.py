@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -130,9 +131,23 @@ class VerifierService:
         httpd.daemon_threads = True
         return httpd
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the workers: queued work is cancelled, running work gets ``timeout`` seconds, then workers are
+        terminated. Never blocks longer than that, even on a worker stuck in native code."""
         with self._lock:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            pool = self._pool
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # private attribute: read defensively
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        for proc in procs:
+            proc.join(max(0.0, deadline - time.monotonic()))
+        stuck = [proc for proc in procs if proc.is_alive()]
+        for proc in stuck:
+            proc.terminate()
+        for proc in stuck:
+            proc.join(5.0)
+        if stuck:
+            log.warning("terminated %d verifier worker(s) still busy at close", len(stuck))
 
     def __enter__(self) -> VerifierService:
         return self

@@ -106,3 +106,16 @@ def test_a_dead_worker_costs_one_request_not_the_service(tmp_path):
         httpd.shutdown()
         httpd.server_close()
         service.close()
+
+
+def test_close_does_not_wait_forever_for_a_stuck_worker():
+    import time
+
+    service = VerifierService(workers=1)
+    service._pool.submit(time.sleep, 60)  # a worker stuck in a long native call looks like this from outside
+    time.sleep(1.0)  # let the worker pick it up
+    procs = list(service._pool._processes.values())
+    t = time.monotonic()
+    service.close(timeout=1.0)
+    assert time.monotonic() - t < 10
+    assert procs and not any(p.is_alive() for p in procs)
