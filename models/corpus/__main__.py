@@ -20,6 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--visemes", action="store_true", help="add phone-derived viseme features (5 columns)")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--lead", type=float, default=0.10, help="mouth lead over the sound, seconds")
+    p.add_argument(
+        "--festival-share",
+        type=float,
+        default=0.0,
+        help="fraction of clips spoken by Festival voices (needs festival; see models.corpus.festival)",
+    )
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -32,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         visemes=a.visemes,
         augment=not a.no_augment,
         lead_s=a.lead,
+        festival_share=a.festival_share,
     )
     np.savez_compressed(a.out, **data)
     frames = data["motion"].shape[0]

@@ -155,33 +155,51 @@ def prosody_motion(
     return out
 
 
-def make_clip(rng: np.random.Generator, *, variants: list[str], augment: bool = True, lead_s: float = 0.10) -> Clip:
+def make_clip(
+    rng: np.random.Generator, *, variants: list[str], augment: bool = True, lead_s: float = 0.10, engine: str = "espeak"
+) -> Clip:
     """One random clip: synthesis, motion targets and (optionally) augmented audio.
 
+    ``engine`` "espeak": a random language, espeak-ng voice and variant, rate and pitch. "festival": English text
+    spoken by a random Festival voice (``models.corpus.festival``, closer to real speech) at a random duration
+    stretch, then resampled by 0.88-1.14 (pitch and formants scale together, as between speakers of different size).
     Text/voice, motion and augmentation draw from separate child generators, so the augmentation chosen for a seed
     does not depend on the synthesised audio (espeak-ng output can differ by a few samples between calls).
     """
     rng, motion_rng, aug_rng = rng.spawn(3)
-    lang = str(rng.choice(list(LANG_VOICES)))
-    voice = str(rng.choice(LANG_VOICES[lang]))
-    variant = str(rng.choice(variants))
-    voice_name = f"{voice}+{variant}" if variant else voice
-    text = random_text(lang, rng)
-    utt = synthesize(
-        text,
-        voice=voice_name,
-        rate=int(rng.integers(110, 240)),
-        pitch=int(rng.integers(20, 80)),
-        pitch_range=int(rng.integers(20, 90)),
-    )
+    if engine == "festival":
+        from . import festival
+
+        voice_name = str(rng.choice(sorted(festival.VOICES)))
+        text = random_text("en", rng)
+        utt = festival.synthesize(text, voice=voice_name, stretch=float(rng.uniform(0.8, 1.3)))
+        size = float(rng.uniform(0.88, 1.14))
+        clean = load_audio(utt.samples, sample_rate=round(utt.sample_rate * size))
+        voice_name = f"festival-{voice_name}"
+    elif engine == "espeak":
+        lang = str(rng.choice(list(LANG_VOICES)))
+        voice = str(rng.choice(LANG_VOICES[lang]))
+        variant = str(rng.choice(variants))
+        voice_name = f"{voice}+{variant}" if variant else voice
+        text = random_text(lang, rng)
+        utt = synthesize(
+            text,
+            voice=voice_name,
+            rate=int(rng.integers(110, 240)),
+            pitch=int(rng.integers(20, 80)),
+            pitch_range=int(rng.integers(20, 90)),
+        )
+        size = 1.0
+        clean = load_audio(utt.samples, sample_rate=utt.sample_rate)
+    else:
+        raise ValueError(f"unknown engine {engine!r}")
     # Pad with 0.2-0.8 s of silence on both sides: the model must learn a closed mouth in silence.
     pre, post = rng.uniform(0.2, 0.8, size=2)
-    clean = load_audio(utt.samples, sample_rate=utt.sample_rate)
     clean = np.concatenate([np.zeros(int(pre * 16000), np.float32), clean, np.zeros(int(post * 16000), np.float32)])
     n = F.num_frames(clean.size)
-    phones = [type(p)(p.ipa, p.start + pre, p.end + pre) for p in utt.phones]
+    phones = [type(p)(p.ipa, p.start / size + pre, p.end / size + pre) for p in utt.phones]
     mouth = mouth_track(phones, clean.size / 16000, lead_s=lead_s, jaw_scale=float(rng.uniform(0.75, 1.25)))
-    motion = prosody_motion(clean, tuple(w + pre for w in utt.word_starts), n, motion_rng)
+    motion = prosody_motion(clean, tuple(w / size + pre for w in utt.word_starts), n, motion_rng)
     motion[:, [MOTION_INDEX[d] for d in MOUTH_DIMS]] = to_video_frames(mouth, n)
     audio, applied = A.augment(clean, aug_rng) if augment else (clean, {})
     return Clip(audio, clip_motion(motion), voice_name, text, applied)
@@ -196,13 +214,19 @@ def build_corpus(
     visemes: bool = False,
     augment: bool = True,
     lead_s: float = 0.10,
+    festival_share: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Concatenated features/targets of ``n_clips`` clips: ``feats`` (T, F), ``motion`` (T, D), ``offsets`` (n+1,)."""
+    """Concatenated features/targets of ``n_clips`` clips: ``feats`` (T, F), ``motion`` (T, D), ``offsets`` (n+1,).
+
+    ``festival_share``: the fraction of clips spoken by Festival voices instead of espeak-ng (see ``make_clip``).
+    """
     rng = np.random.default_rng(seed)
     variants = HELDOUT_VARIANTS if heldout else TRAIN_VARIANTS
+    n_festival = round(festival_share * n_clips)
     feats, motions, offsets, voices = [], [], [0], []
     for k in range(n_clips):
-        clip = make_clip(rng, variants=variants, augment=augment, lead_s=lead_s)
+        engine = "festival" if k < n_festival else "espeak"
+        clip = make_clip(rng, variants=variants, augment=augment, lead_s=lead_s, engine=engine)
         f = F.audio_features(clip.audio, phones=phones, visemes=visemes, n_frames=clip.motion.shape[0])
         feats.append(f)
         motions.append(clip.motion)
