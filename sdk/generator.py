@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from models.motion_model import MotionModel
 from models.renderer import FaceRenderer
@@ -35,6 +34,7 @@ from provenance.trust import TrustAnchors
 from provenance.watermark import VideoWatermarker, new_content_id
 
 from . import _inputs, _store
+from ._blas import one_blas_thread
 from ._encode import AUDIO_RATE, Mp4Writer
 from ._render_worker import RenderProcess, RenderWorkerError
 from .errors import OutputError, ProvenanceError, ProvenanceFailure, RenderError
@@ -218,10 +218,7 @@ class Generator:
             if key is not None and key in self._renderers:
                 self._renderers.move_to_end(key)
                 return self._renderers[key]
-            # One BLAS thread here: OpenBLAS's spinning threads fight the motion computed meanwhile (measured under
-            # load: the portrait's depth map, scipy griddata, took 0.4-7 s with OpenBLAS's default threads, 3-8 ms
-            # with one). The limit is taken and released in this thread.
-            with threadpool_limits(limits=1, user_api="blas"):
+            with one_blas_thread():  # see sdk._blas
                 renderer = self.renderer_factory(image, size=self.size, framing=self.framing)
             if key is not None:
                 self._renderers[key] = renderer

@@ -28,3 +28,19 @@ def test_the_renderer_is_built_on_one_blas_thread(portrait_path):
     gen._build_renderer(np.asarray(FaceRenderer(portrait_path, size=256).source))
     assert seen == [{1}]
     assert blas_threads() == before
+
+
+def test_threadpoolctl_versions_that_can_deadlock_are_not_used(monkeypatch):
+    import contextlib
+
+    import threadpoolctl
+
+    from sdk import _blas
+
+    assert _blas.version_tuple("3.8.0") == (3, 8) and _blas.version_tuple("3.10.1rc1") == (3, 10)
+    assert _blas.version_tuple("4") == (4, 0) and _blas.version_tuple("3.7.0") < _blas.SAFE_FROM
+    monkeypatch.setattr(threadpoolctl, "__version__", "3.6.0")
+    assert isinstance(_blas.one_blas_thread(), contextlib.nullcontext)
+    monkeypatch.setattr(threadpoolctl, "__version__", "3.8.0")
+    with _blas.one_blas_thread() as limiter:
+        assert limiter is not None
