@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import features as F
+from .._events import pulse
 from ..audio import load_audio
 from ..motion import MOTION_INDEX, NUM_MOTION_DIMS, clip_motion
 from . import augment as A
@@ -93,8 +94,7 @@ def _ou(n: int, tau: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def _pulse(n: int, centre: float, rise: float, fall: float) -> np.ndarray:
-    t = np.arange(n) - centre
-    return np.where(t < 0, np.exp(-0.5 * (t / rise) ** 2), np.exp(-0.5 * (t / fall) ** 2)).astype(np.float32)
+    return pulse(n, centre, rise, fall).astype(np.float32)  # the shape generation draws its events with
 
 
 def prosody_motion(
