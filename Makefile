@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip
 # torch spin-waits on 2 cores without this (30-300x slower small ops); harmless elsewhere.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: setup dev demo test test-fast lint format clean pip-check
+.PHONY: setup dev demo test test-fast lint format clean pip-check system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,15 @@ dev: $(VENV)/.dev
 demo: setup
 	$(BIN)/dirfa demo
 
-test: dev
+# Debian packages of system-packages.txt (espeak-ng, Festival, PostgreSQL): installed when root with apt-get;
+# otherwise the tests that need them are skipped, each naming the install command.
+system-packages:
+	@scripts/install-system-packages.sh
+
+test: dev system-packages
 	$(BIN)/python -m pytest -q
 
-test-fast: dev
+test-fast: dev system-packages
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: dev

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models._native_log import native_log
 from models.errors import FaceTooSmallError, ImageError, NoFaceError
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def _mesh(image: np.ndarray, max_faces: int) -> list[np.ndarray]:
     try:
         with (
             _lock,
+            native_log(),
             mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=True,
                 max_num_faces=max_faces,
@@ -182,6 +184,7 @@ def _mesh_on_detections(image: np.ndarray, max_faces: int) -> list[np.ndarray]:
     try:
         with (
             _lock,
+            native_log(),
             mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as fd,
         ):
             for x0, y0, cw, ch in tiles:

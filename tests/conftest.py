@@ -1,4 +1,9 @@
-"""Test isolation: every test session gets its own DIRFA_HOME (dev keys, manifest store), and torch does not spin."""
+"""Test isolation: every test session gets its own DIRFA_HOME (dev keys, manifest store), and torch does not spin.
+
+System packages: a test that needs one (``system-packages.txt``) is marked ``@pytest.mark.system("NAME")``. Where
+NAME is not installed it is skipped with the install command as the reason, except under ``CI=true``, where it FAILS:
+in CI a skipped test is a test that did not run. A marker naming a package the set-up does not install is an error.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,36 @@ from pathlib import Path
 
 import pytest
 
+from tests import _system
+
 DATA = Path(__file__).resolve().parents[1] / "sdk" / "data"
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "system(name): needs the system package NAME of system-packages.txt")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    declared = _system.declared()
+    for item in items:
+        for mark in item.iter_markers("system"):
+            (name,) = mark.args
+            if name not in declared or name not in _system.PROBES:
+                raise pytest.UsageError(
+                    f"{item.nodeid} needs system package {name!r}, which system-packages.txt / tests/_system.py do not "
+                    "install and probe"
+                )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("system"):
+        (name,) = mark.args
+        if not _system.available(name):
+            reason = f"{name} not installed (apt-get install {' '.join(_system.declared()[name])})"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"CI: {reason}: the set-up must install it (scripts/install-system-packages.sh)")
+            pytest.skip(reason)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -35,6 +35,7 @@ def test_render_then_verify_exit_codes(tmp_path, portrait_path, short_speech):
         "render", str(portrait_path), str(short_speech), "-o", str(out_path), "--seed", "5", "--size", "256", "--json"
     )
     assert r.returncode == 0, r.stderr
+    assert r.stderr == ""  # no third-party (mediapipe / TFLite) log noise by default
     result = json.loads(r.stdout)
     assert result["seed"] == 5 and result["path"] == str(out_path) and out_path.is_file()
 
@@ -48,6 +49,12 @@ def test_render_then_verify_exit_codes(tmp_path, portrait_path, short_speech):
     trusted = run("verify", str(out_path), "--trust", str(root))
     assert trusted.returncode == 0, trusted.stderr
     assert "VERIFIED" in trusted.stdout and result["content_id"] in trusted.stdout
+
+
+def test_verbose_render_shows_the_native_log(tmp_path, portrait_path, short_speech):
+    r = run("-v", "render", str(portrait_path), str(short_speech), "-o", str(tmp_path / "v.mp4"), "--size", "256")
+    assert r.returncode == 0, r.stderr
+    assert "models.native" in r.stderr
 
 
 def test_verify_exit_codes_for_unreadable_and_missing(tmp_path):

@@ -15,6 +15,7 @@ def test_loudness_baseline_keeps_the_motion_model_api(speech_path):
         model.generate(np.zeros(8000, np.float32), sample_rate=16000)
 
 
+@pytest.mark.system("espeak-ng")
 @pytest.mark.parametrize("align", [False, True])
 def test_phone_viseme_baseline_opens_in_speech_and_closes_in_silence(align):
     pytest.importorskip("pocketsphinx")

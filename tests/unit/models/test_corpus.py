@@ -8,6 +8,7 @@ from models.corpus.visemes import ARPABET_IPA, base_symbols, mouth_track, viseme
 from models.motion import MOTION_HIGH, MOTION_INDEX, MOTION_LOW, NUM_MOTION_DIMS
 
 
+@pytest.mark.system("espeak-ng")
 def test_espeak_gives_ordered_phone_timings_inside_the_audio():
     u = synthesize("Peter bought a map.", voice="en", rate=150)
     dur = u.samples.size / u.sample_rate
@@ -18,6 +19,7 @@ def test_espeak_gives_ordered_phone_timings_inside_the_audio():
     assert any(base_symbols(p.ipa) == ["p"] for p in u.phones)
 
 
+@pytest.mark.system("espeak-ng")
 def test_unknown_voice_is_an_error():
     with pytest.raises(EspeakError):
         synthesize("hello", voice="no-such-voice-xyz")
@@ -45,6 +47,7 @@ def test_mouth_targets_close_for_bilabials_and_silence_and_lead_the_sound():
     np.testing.assert_allclose(lead[:100], jaw[10:110], atol=1e-6)
 
 
+@pytest.mark.system("espeak-ng")
 def test_prosody_motion_is_random_given_the_audio():
     u = synthesize("Well, this is really quite important, you know.", voice="en")
     from models.audio import load_audio
@@ -76,6 +79,7 @@ def test_augmentations_keep_length_and_change_the_signal():
     assert "gain_db" in applied and np.max(np.abs(y)) <= 1.0
 
 
+@pytest.mark.system("espeak-ng")
 def test_clips_and_corpus_are_reproducible_and_in_range():
     c1 = make_clip(np.random.default_rng(5), variants=TRAIN_VARIANTS)
     c2 = make_clip(np.random.default_rng(5), variants=TRAIN_VARIANTS)
@@ -107,6 +111,7 @@ def test_mouth_track_memory_is_linear_for_long_audio():
     assert peak < 200e6
 
 
+@pytest.mark.system("espeak-ng")
 def test_head_roll_sways_about_as_much_as_pitch():
     """Corpus head roll was once drawn with a third of yaw's amplitude, and the trained model's roll barely moved."""
     u = synthesize("Well, this is really quite important, you know.", voice="en")

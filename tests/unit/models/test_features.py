@@ -39,6 +39,7 @@ def test_mel_filterbank_covers_the_band():
     assert np.all(fb.sum(axis=1) > 0)
 
 
+@pytest.mark.system("espeak-ng")
 def test_phone_features_are_fractions_and_order_independent():
     pytest.importorskip("pocketsphinx")
     from models.audio import load_audio

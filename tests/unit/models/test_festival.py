@@ -7,11 +7,7 @@ from models.corpus import festival
 from models.corpus.build import TRAIN_VARIANTS, build_corpus, make_clip
 from models.corpus.visemes import base_symbols
 
-pytestmark = pytest.mark.skipif(
-    not all(festival.available(v) for v in festival.VOICES),
-    reason="festival with kal, ked and slt voices not installed (apt-get install festival festvox-kallpc16k "
-    "festvox-kdlpc16k festvox-us-slt-hts)",
-)
+pytestmark = pytest.mark.system("festival")
 
 
 @pytest.mark.parametrize("voice", sorted(festival.VOICES))
@@ -59,6 +55,7 @@ def test_festival_clip_mouth_follows_the_phones_after_resampling():
     assert abs(int(last_open) - int(last_loud)) <= 4
 
 
+@pytest.mark.system("espeak-ng")
 def test_corpus_mixes_engines_by_share():
     d = build_corpus(4, seed=2, phones=False, festival_share=0.5)
     voices = [str(v) for v in d["voices"]]
