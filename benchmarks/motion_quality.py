@@ -1,7 +1,7 @@
 """Motion model quality on synthetic held-out speech: lip sync, silences, diversity across seeds, smoothness.
 
 Held-out clips are made by the corpus generator with voice variants never used in training
-(``models.corpus.build.HELDOUT_VARIANTS``) and a seed the training corpus did not use, clean and augmented. Every
+(``models.motion.corpus.build.HELDOUT_VARIANTS``) and a seed the training corpus did not use, clean and augmented. Every
 number goes through the shipped runtime path (``MotionModel.generate`` on the audio), not teacher forcing.
 
     python benchmarks/motion_quality.py [--package DIR] [--clips 40] [--json out.json]
@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from models.audio import load_audio
-from models.baseline import LoudnessBaseline
-from models.corpus.build import HELDOUT_VARIANTS, make_clip
-from models.motion import MOTION_INDEX
-from models.motion_model import MotionModel
+from models.motion.audio import load_audio
+from models.motion.baseline import LoudnessBaseline
+from models.motion.corpus.build import HELDOUT_VARIANTS, make_clip
+from models.motion.model import MotionModel
+from models.schema import MOTION_INDEX
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 HEAD = [MOTION_INDEX[d] for d in ("head_yaw", "head_pitch", "head_roll")]

@@ -1,14 +1,15 @@
 """Lip sync on REAL speakers: predicted jaw opening vs the speaker's measured mouth opening.
 
 For every real talking-face video in ../shared/media (SadTalker__*.mp4, 25 fps with audio): the real mouth opening
-per frame is FaceMesh's inner-lip gap (13-14) / eye-corner distance (33-263) (``models.video_targets``); each method
-predicts a jaw opening from the video's AUDIO only. Metric: Pearson r at lag 0 per video, then the mean over videos;
+per frame is FaceMesh's inner-lip gap (13-14) / eye-corner distance (33-263)
+(``models.motion.video_targets``); each method predicts a jaw opening from the video's AUDIO only.
+Metric: Pearson r at lag 0 per video, then the mean over videos;
 in brackets the r when each video may pick its best lag in -4..4 frames (optimistic, for diagnosis only).
 Methods, all in the same run: the loudness baseline, PocketSphinx phone loop -> visemes, PocketSphinx recognised
 words + forced phone alignment -> visemes (both with the same 100 ms lead as the network's targets, chosen before
 looking at these clips), and the DIRFA network (8 seeds; r per seed, averaged).
 
-    python benchmarks/motion_realspeech.py [--package models/data] [--checkpoint ckpt.pt] [--json out.json]
+    python benchmarks/motion_realspeech.py [--package models/motion/data] [--checkpoint ckpt.pt] [--json out.json]
 
 ``--checkpoint`` evaluates a torch checkpoint teacher-forced with z = 0 (to watch training; needs torch).
 """
@@ -27,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from models.audio import load_audio
-from models.baseline import LoudnessBaseline, PhoneVisemeBaseline
-from models.video_targets import extract
+from models.motion.audio import load_audio
+from models.motion.baseline import LoudnessBaseline, PhoneVisemeBaseline
+from models.motion.video_targets import extract
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
@@ -60,9 +61,9 @@ def best_lag(pred: np.ndarray, real: np.ndarray) -> tuple[float, int]:
 def checkpoint_jaw(path: str):
     import torch
 
-    from models import features as F
-    from models.motion import neutral_motion
-    from models.train import Normalizer, load_checkpoint
+    from models.motion import features as F
+    from models.motion.train import Normalizer, load_checkpoint
+    from models.schema import neutral_motion
 
     torch.set_num_threads(1)
     net, _ = load_checkpoint(path)
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.checkpoint:
         methods[f"DIRFA checkpoint {Path(a.checkpoint).name} (teacher-forced, z=0)"] = checkpoint_jaw(a.checkpoint)
     else:
-        from models.motion_model import MotionModel
+        from models.motion.model import MotionModel
 
         model = MotionModel.load(a.package)
         label = f"DIRFA network {model.card.version} ({a.seeds} seeds, mean of per-seed r)"

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from models import features as F
-from models.audio import load_audio
-from models.corpus.espeak import synthesize
-from models.motion_model import MotionModel
+from models.motion import features as F
+from models.motion.audio import load_audio
+from models.motion.corpus.espeak import synthesize
+from models.motion.model import MotionModel
 
 TEXT = (
     "The quick brown fox jumps over the lazy dog. Speech is made of syllables, pauses and emphasis; a talking head "

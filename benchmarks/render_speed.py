@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def make_audio(seconds: float, path: Path) -> None:
     import numpy as np
 
-    from models.audio import encode_wav, load_audio
+    from models.motion.audio import encode_wav, load_audio
 
     speech = load_audio(ROOT / "sdk" / "data" / "speech.wav")
     gap = np.zeros(8000, np.float32)

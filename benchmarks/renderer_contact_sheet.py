@@ -17,9 +17,9 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from models.image_io import load_image  # noqa: E402
-from models.motion import MOTION_INDEX  # noqa: E402
-from models.renderer import FaceRenderer  # noqa: E402
+from models.face.image_io import load_image  # noqa: E402
+from models.face.renderer import FaceRenderer  # noqa: E402
+from models.schema import MOTION_INDEX  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "media"
 MOTIONS: list[tuple[str, dict[str, float]]] = [

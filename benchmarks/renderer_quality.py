@@ -36,10 +36,10 @@ from scipy.optimize import least_squares  # noqa: E402
 from skimage.metrics import structural_similarity  # noqa: E402
 
 from benchmarks.renderer_contact_sheet import SHARED, variations  # noqa: E402
-from models.image_io import load_image  # noqa: E402
-from models.landmarks import detect_faces  # noqa: E402
-from models.motion import MOTION_INDEX, NUM_MOTION_DIMS  # noqa: E402
-from models.renderer import FaceRenderer  # noqa: E402
+from models.face.image_io import load_image  # noqa: E402
+from models.face.landmarks import detect_faces  # noqa: E402
+from models.face.renderer import FaceRenderer  # noqa: E402
+from models.schema import MOTION_INDEX, NUM_MOTION_DIMS  # noqa: E402
 
 RIGID = [33, 133, 263, 362, 1, 4, 5, 6, 168, 197, 195, 10, 151, 9, 8, 234, 454, 127, 356, 70, 300, 105, 334, 98, 327]
 STRONG = {"jaw_open": 0.4, "smile": 0.6, "brow_raise": 0.8, "lip_pucker": 0.3, "blink_left": 1.0, "blink_right": 1.0}
@@ -66,7 +66,7 @@ def jaw_of(p: np.ndarray) -> float:
 
 def fit_yaw(src3d: np.ndarray, obs2d: np.ndarray) -> float:
     """Yaw (deg, + = towards image right) of the weak-perspective rotation mapping src3d onto obs2d."""
-    from models._warp import pose_matrix
+    from models.face._warp import pose_matrix
 
     x = src3d[RIGID] - src3d[RIGID].mean(axis=0)
     y = obs2d[RIGID, :2]

@@ -1,5 +1,6 @@
 """Public names that load on first use (PEP 562), for package ``__init__`` modules that must stay cheap to import
-(the render worker process imports ``sdk`` and ``models.renderer`` without the onnxruntime, c2pa and scipy stacks)."""
+(the render worker process imports ``sdk`` and ``models.face.renderer`` without the onnxruntime, c2pa and scipy
+stacks)."""
 
 from __future__ import annotations
 

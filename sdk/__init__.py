@@ -31,14 +31,16 @@ if TYPE_CHECKING:
         ProvenanceFailure,
         RenderError,
     )
-    from .generator import Generator, ManifestSummary, RenderResult
+    from .generator import Generator
+    from .results import ManifestSummary, RenderResult
 
 _ERRORS = ("AudioError", "FaceTooSmallError", "GeneratorError", "ImageError", "InputError", "NoFaceError",
            "OutputError", "ProvenanceFailure", "RenderError")  # fmt: skip
 _SOURCES = {
     **{name: ".errors" for name in _ERRORS},
     **{name: ".batch" for name in ("RenderJob", "RenderOutcome", "read_jobs")},
-    **{name: ".generator" for name in ("Generator", "ManifestSummary", "RenderResult")},
+    "Generator": ".generator",
+    **{name: ".results" for name in ("ManifestSummary", "RenderResult")},
     "__version__": "provenance._version",
 }
 

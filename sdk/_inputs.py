@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from models.audio import encode_wav, load_audio
 from models.errors import AudioError, ImageError
-from models.image_io import load_image
+from models.face.image_io import load_image
+from models.motion.audio import encode_wav, load_audio
 from provenance.mime import sniff_mime
 
 _IMAGE_MIMES = {"image/jpeg", "image/png", "image/webp"}

@@ -249,7 +249,7 @@ def _main() -> int:
         import cv2
 
         cv2.setNumThreads(1)
-        import models.renderer  # noqa: F401 - the default renderer's modules, loaded while the parent works
+        import models.face.renderer  # noqa: F401 - the default renderer's modules, loaded while the parent works
     except ImportError:
         pass
     inp, out = sys.stdin.buffer, sys.stdout.buffer

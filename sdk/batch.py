@@ -13,15 +13,20 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .errors import GeneratorError, InputError, ProvenanceError
-from .generator import RenderResult
-
-if TYPE_CHECKING:
-    from .generator import Generator
+from .results import RenderResult
 
 log = logging.getLogger(__name__)
+
+
+class Renders(Protocol):
+    """What a batch needs of a renderer: ``sdk.Generator.render`` (batch builds on it, it does not import it)."""
+
+    def render(
+        self, image: Any, audio: Any, *, output: Any, seed: int | None, expressiveness: float, head_motion: float
+    ) -> RenderResult: ...
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class RenderOutcome:
         return self.error is None
 
 
-def render_many(generator: Generator, jobs: Iterable[RenderJob], *, workers: int = 2) -> list[RenderOutcome]:
+def render_many(generator: Renders, jobs: Iterable[RenderJob], *, workers: int = 2) -> list[RenderOutcome]:
     """Render ``jobs`` with ``workers`` renders in flight (each render already overlaps its own stages)."""
     jobs = list(jobs)
     outputs = [Path(j.output).resolve() for j in jobs]

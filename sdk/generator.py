@@ -19,14 +19,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from models.motion_model import MotionModel
-from models.renderer import FaceRenderer
+from models.face.renderer import FaceRenderer
+from models.motion.model import MotionModel
 from provenance import manifest as _manifest
 from provenance._pipeline import background
 from provenance.signing import SigningIdentity, dev_identity
@@ -37,10 +36,9 @@ from . import _inputs, _store
 from ._blas import one_blas_thread
 from ._encode import AUDIO_RATE, Mp4Writer
 from ._render_worker import RenderProcess, RenderWorkerError
+from .batch import RenderJob, RenderOutcome, render_many
 from .errors import OutputError, ProvenanceError, ProvenanceFailure, RenderError
-
-if TYPE_CHECKING:
-    from .batch import RenderJob, RenderOutcome
+from .results import ManifestSummary, RenderResult
 
 log = logging.getLogger(__name__)
 
@@ -54,31 +52,6 @@ class _Written(NamedTuple):
     report: Any  # the self-verification's VerificationReport
     manifest_id: str
     timings: dict[str, float]
-
-
-@dataclass(frozen=True)
-class ManifestSummary:
-    signer: str
-    issuer: str
-    claim_generator: str
-    status: str  # the self-verification's manifest status: trusted | valid_untrusted
-    manifest_id: str | None
-    development_identity: bool
-
-
-@dataclass(frozen=True)
-class RenderResult:
-    path: Path
-    content_id: str
-    seed: int
-    duration: float
-    frame_count: int
-    fps: int
-    width: int
-    height: int
-    manifest: ManifestSummary
-    verdict: str
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Generator:
@@ -267,8 +240,6 @@ class Generator:
     def render_many(self, jobs: Iterable[RenderJob], *, workers: int = 2) -> list[RenderOutcome]:
         """Render many jobs, ``workers`` at a time; one :class:`RenderOutcome` per job, in order. A failed job
         carries its error and writes nothing; the others go on."""
-        from .batch import render_many
-
         return render_many(self, jobs, workers=workers)
 
     def _encode(self, frames, n, content_id, path, width, height, audio, progress) -> None:

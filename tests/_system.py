@@ -31,7 +31,7 @@ def _espeak() -> bool:
 
 
 def _festival() -> bool:
-    from models.corpus import festival
+    from models.motion.corpus import festival
 
     return all(festival.available(v) for v in festival.VOICES)
 

@@ -72,7 +72,7 @@ def speech_path() -> Path:
 @pytest.fixture(scope="session")
 def short_speech(tmp_path_factory: pytest.TempPathFactory, speech_path: Path) -> Path:
     """The first 2 s of the bundled speech, as WAV: keeps end-to-end tests fast."""
-    from models.audio import encode_wav, load_audio
+    from models.motion.audio import encode_wav, load_audio
 
     samples = load_audio(speech_path)[: 2 * 16000]
     path = tmp_path_factory.mktemp("audio") / "speech-2s.wav"

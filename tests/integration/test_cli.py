@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 
+from models.motion.audio import encode_wav
+
 
 def run(*args: str, module: str = "sdk.cli") -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -90,7 +92,7 @@ def test_render_batch_keeps_going_past_a_bad_job(tmp_path, portrait_path, short_
 
     shutil.copy(portrait_path, tmp_path / "face.jpg")
     shutil.copy(short_speech, tmp_path / "speech.wav")
-    (tmp_path / "silence.wav").write_bytes(__import__("models.audio").audio.encode_wav(np.zeros(16000), 16000))
+    (tmp_path / "silence.wav").write_bytes(encode_wav(np.zeros(16000), 16000))
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text(
         '{"portrait": "face.jpg", "audio": "speech.wav", "output": "a.mp4", "seed": 1}\n'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.audio import encode_wav
+from models.motion.audio import encode_wav
 from sdk import AudioError, Generator, ImageError, NoFaceError, OutputError, ProvenanceFailure
 
 

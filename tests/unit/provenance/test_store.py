@@ -128,7 +128,9 @@ def pg_url(pg_server):
     return pg_server.rsplit("/", 1)[0] + "/" + name
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.system("postgresql")])])
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.system("postgresql")])]
+)
 def url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/store.db"
