@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         from .train import Corpus
 
         cfg = net.cfg
-        corpus = Corpus(a.noise_corr_from, phones=cfg.phones, mel=cfg.mel, visemes=cfg.visemes)
+        corpus = Corpus(a.noise_corr_from, phones=cfg.phones, mel=cfg.mel, visemes=cfg.visemes, whisper=cfg.whisper)
         net.cfg = dataclasses.replace(cfg, noise_corr=estimate_noise_corr(net, corpus))
         log.info("noise_corr %s", dict(zip(MOTION_INDEX, net.cfg.noise_corr, strict=True)))
     extra = {"training": {"step": ckpt["step"], "args": ckpt["train_args"], "metrics": ckpt["metrics"]}}

@@ -191,18 +191,41 @@ def viseme_features(segments: list[tuple[str, int, int]], n_frames: int, lead_s:
 
 
 def audio_features(
-    samples: np.ndarray, *, phones: bool, mel: bool = True, visemes: bool = False, n_frames: int | None = None
+    samples: np.ndarray,
+    *,
+    phones: bool,
+    mel: bool = True,
+    visemes: bool = False,
+    whisper: bool = False,
+    n_frames: int | None = None,
 ) -> np.ndarray:
-    """Network input for 16 kHz mono ``samples``, in this column order: loudness-normalised log-mel (``mel``,
-    320), PocketSphinx phone fractions (``phones``, 40), phone-derived viseme targets (``visemes``, 5)."""
-    if not (phones or mel or visemes):
+    """Network input for 16 kHz mono ``samples``, in this column order: the real-speech encoder's features
+    (``whisper``, 384: Whisper tiny.en after block 2, ``models.motion.whisper``), loudness-normalised log-mel
+    (``mel``, 320), PocketSphinx phone fractions (``phones``, 40), phone-derived viseme targets (``visemes``, 5)."""
+    if not (phones or mel or visemes or whisper):
         raise ValueError("at least one feature group is needed")
     x = normalize_loudness(samples)
     n = num_frames(x.size) if n_frames is None else n_frames
-    feats = [log_mel(x, n)] if mel else []
+    feats = []
+    if whisper:
+        from .whisper import shared_encoder  # loaded once per process
+
+        w = shared_encoder().frame_features(x)
+        feats.append(w[:n] if w.shape[0] >= n else np.concatenate([w, np.repeat(w[-1:], n - w.shape[0], 0)]))
+    if mel:
+        feats.append(log_mel(x, n))
     segments = phone_segments(x) if (phones or visemes) else []
     if phones:
         feats.append(phone_features(x, n, segments=segments))
     if visemes:
         feats.append(viseme_features(segments, n))
     return np.concatenate(feats, axis=1).astype(np.float32)
+
+
+def feature_groups(*, phones: bool, mel: bool = True, visemes: bool = False, whisper: bool = False) -> list[str]:
+    """The column groups ``audio_features`` returns for these flags, in order (see ``GROUP_WIDTHS``)."""
+    flags = {"whisper": whisper, "mel": mel, "phones": phones, "visemes": visemes}
+    return [g for g in GROUP_WIDTHS if flags[g]]
+
+
+GROUP_WIDTHS = {"whisper": 384, "mel": SUB * N_MELS, "phones": N_PHONES, "visemes": N_VISEME}

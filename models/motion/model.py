@@ -126,6 +126,7 @@ class MotionModel:
                 phones=bool(cfg["phones"]),
                 mel=bool(cfg.get("mel", True)),
                 visemes=bool(cfg.get("visemes", False)),
+                whisper=bool(cfg.get("whisper", False)),
             )
         except _features.PhoneRecognizerUnavailable as exc:
             raise ModelError("this motion model needs pocketsphinx (pip install 'dirfa[generate]')") from exc

@@ -42,6 +42,7 @@ class NetConfig:
     phones: bool = True  # whether the last 40 feature columns are PocketSphinx phone fractions
     mel: bool = True  # whether the first 320 feature columns are log-mel (False: phones only)
     visemes: bool = False  # whether the last 5 columns are phone-derived viseme targets
+    whisper: bool = False  # whether the first 384 columns are the real-speech encoder's (``models.motion.whisper``)
     d_model: int = 128
     enc_dilations: tuple[int, ...] = (1, 2, 4, 1)  # kernel 5: 2 * sum = 16 frames of context each side
     enc_kernel: int = 5
@@ -203,11 +204,22 @@ class MotionNet(nn.Module):
         return mu, log_sigma, z_mu, z_logvar
 
 
-def loss_fn(mu, log_sigma, target, z_mu, z_logvar, *, beta: float, jaw_weight: float = 2.0) -> dict[str, torch.Tensor]:
-    """Gaussian NLL per frame and dim + beta * KL(q(z) || N(0, I)) + an extra jaw MSE (lip sync matters most)."""
-    nll = (log_sigma + 0.5 * ((target - mu) / torch.exp(log_sigma)) ** 2).mean()
+def loss_fn(
+    mu, log_sigma, target, z_mu, z_logvar, *, beta: float, jaw_weight: float = 2.0, weight=None
+) -> dict[str, torch.Tensor]:
+    """Gaussian NLL per frame and dim + beta * KL(q(z) || N(0, I)) + an extra jaw MSE (lip sync matters most).
+
+    ``weight`` (B, T, D), optional: per-frame, per-dim weight of the NLL and jaw terms (0 = not measured: a real
+    clip supervises only the mouth dims FaceMesh measures; the synthetic corpus supervises every dim)."""
+    per = log_sigma + 0.5 * ((target - mu) / torch.exp(log_sigma)) ** 2
     kl = (-0.5 * (1 + z_logvar - z_mu**2 - torch.exp(z_logvar))).sum(dim=-1).mean()
-    jaw = F.mse_loss(mu[..., 0], target[..., 0])
+    if weight is None:
+        nll = per.mean()
+        jaw = F.mse_loss(mu[..., 0], target[..., 0])
+    else:
+        nll = (per * weight).sum() / weight.numel()
+        w0 = weight[..., 0]
+        jaw = (w0 * (mu[..., 0] - target[..., 0]) ** 2).sum() / w0.sum().clamp_min(1.0)
     return {"loss": nll + beta * kl + jaw_weight * jaw, "nll": nll, "kl": kl, "jaw_mse": jaw}
 
 

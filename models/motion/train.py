@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..schema import neutral_motion
+from . import features as F
 from .network import MotionNet, NetConfig, loss_fn
 
 log = logging.getLogger(__name__)
@@ -41,37 +42,70 @@ class TrainArgs:
     seed: int = 0
 
 
-GROUPS = {"mel": 320, "phones": 40, "visemes": 5}  # feature column groups, in this order (``models.motion.features``)
+GROUPS = F.GROUP_WIDTHS  # feature column groups, in this order (``models.motion.features``)
 
 
 class Corpus:
-    """Clips from a corpus .npz: ``feats`` (T, F), ``motion`` (T, D), ``offsets`` (clips + 1).
+    """Clips from one or more corpus .npz files: ``feats`` (T, F), ``motion`` (T, D), ``offsets`` (clips + 1).
 
-    The feature columns are groups in the order of ``GROUPS`` (inferred from the width: 320, 360 or 365); the
-    flags select which groups the network gets. A group the corpus lacks is simply absent.
+    Optional arrays: ``groups`` (the feature column groups, in order; else inferred from the width: 320, 360 or
+    365 are the log-mel / phones / visemes layouts of the synthetic corpus before 2.0), ``weight`` (T, D) the
+    per-frame, per-dim loss weight (0 where a dim was not measured, e.g. head pose on a real clip; default 1) and
+    ``clip_weight`` (clips,) the sampling weight of each clip. ``share`` gives each file's share of the training
+    windows (default: in proportion to its frames). The flags select which feature groups the network gets.
     """
 
-    def __init__(self, path: str | Path, *, phones: bool = True, mel: bool = True, visemes: bool = True) -> None:
-        d = np.load(path)
-        feats = d["feats"]
-        layout = {320: ["mel"], 360: ["mel", "phones"], 365: ["mel", "phones", "visemes"]}.get(feats.shape[1])
-        if layout is None:
-            raise ValueError(f"unexpected feature width {feats.shape[1]}")
-        want = {"mel": mel, "phones": phones, "visemes": visemes}
-        cols, start, self.groups = [], 0, []
-        for g in layout:
-            if want[g]:
-                cols.append(np.arange(start, start + GROUPS[g]))
-                self.groups.append(g)
-            start += GROUPS[g]
-        if not cols:
-            raise ValueError("no feature group selected")
-        self.feats = feats[:, np.concatenate(cols)].astype(np.float32)
-        self.motion, self.offsets = d["motion"].astype(np.float32), d["offsets"]
-        self.mel, self.phones, self.visemes = (
-            ("mel" in self.groups),
-            ("phones" in self.groups),
-            ("visemes" in self.groups),
+    def __init__(
+        self,
+        path: str | Path | list,
+        *,
+        phones: bool = True,
+        mel: bool = True,
+        visemes: bool = True,
+        whisper: bool = True,
+        share: list[float] | None = None,
+    ) -> None:
+        paths = [path] if isinstance(path, (str, Path)) else list(path)
+        if share is not None and len(share) != len(paths):
+            raise ValueError("one share per corpus file")
+        want = {"mel": mel, "phones": phones, "visemes": visemes, "whisper": whisper}
+        feats, motion, weight, cw, offsets, self.groups = [], [], [], [], [0], None
+        for k, p in enumerate(paths):
+            d = np.load(p)
+            f = d["feats"]
+            if "groups" in d:
+                layout = [str(g) for g in d["groups"]]
+            else:
+                layout = {320: ["mel"], 360: ["mel", "phones"], 365: ["mel", "phones", "visemes"]}.get(f.shape[1], [])
+            if sum(GROUPS[g] for g in layout) != f.shape[1]:
+                raise ValueError(f"{p}: unexpected feature width {f.shape[1]}")
+            cols, start, groups = [], 0, []
+            for g in layout:
+                if want[g]:
+                    cols.append(np.arange(start, start + GROUPS[g]))
+                    groups.append(g)
+                start += GROUPS[g]
+            if not cols:
+                raise ValueError("no feature group selected")
+            if self.groups is not None and groups != self.groups:
+                raise ValueError(f"{p}: feature groups {groups} differ from {self.groups}")
+            self.groups = groups
+            feats.append(f[:, np.concatenate(cols)].astype(np.float32))
+            m = d["motion"].astype(np.float32)
+            motion.append(m)
+            weight.append(d["weight"].astype(np.float32) if "weight" in d else np.ones_like(m))
+            n_clips = len(d["offsets"]) - 1
+            w = d["clip_weight"].astype(np.float64) if "clip_weight" in d else np.diff(d["offsets"]).astype(np.float64)
+            if share is not None:
+                w = w / w.sum() * share[k]
+            cw.append(w)
+            offsets.extend((d["offsets"][1:] + offsets[-1]).tolist())
+            assert len(w) == n_clips
+        self.feats, self.motion, self.weight = np.concatenate(feats), np.concatenate(motion), np.concatenate(weight)
+        self.offsets = np.asarray(offsets, np.int64)
+        self.clip_weight = np.concatenate(cw)
+        self.mel, self.phones, self.visemes, self.whisper = (
+            g in self.groups for g in ("mel", "phones", "visemes", "whisper")
         )
 
     @property
@@ -88,6 +122,7 @@ def make_config(corpus: Corpus, **overrides) -> NetConfig:
         phones=corpus.phones,
         mel=corpus.mel,
         visemes=corpus.visemes,
+        whisper=corpus.whisper,
         feat_mean=tuple(map(float, fm)),
         feat_std=tuple(map(float, fs)),
         motion_mean=tuple(map(float, mm)),
@@ -112,16 +147,21 @@ class Normalizer:
 
 
 def batch_windows(corpus: Corpus, norm: Normalizer, args: TrainArgs, rng: np.random.Generator):
-    """(feats, motion, prev) float tensors of shape (B, L, .): random windows inside clips."""
-    clips = [c for c in corpus.clips if c[1] - c[0] >= args.window_frames]
-    if not clips:
+    """(feats, motion, prev, weight) float tensors of shape (B, L, .): random windows inside clips, clips drawn by
+    ``corpus.clip_weight``."""
+    keep = [k for k, (a, b) in enumerate(corpus.clips) if b - a >= args.window_frames]
+    if not keep:
         raise ValueError(f"no clip has {args.window_frames} frames")
-    lengths = np.array([b - a for a, b in clips], np.float64)
-    p = lengths / lengths.sum()
+    clips = [corpus.clips[k] for k in keep]
+    p = corpus.clip_weight[keep] / corpus.clip_weight[keep].sum()
     neutral = norm.motion(neutral_motion())
     L = args.window_frames
+    mel_cols = None
+    if corpus.mel and len(corpus.groups) > 1:
+        start = sum(GROUPS[g] for g in corpus.groups[: corpus.groups.index("mel")])
+        mel_cols = slice(start, start + GROUPS["mel"])
     while True:
-        f, m, pv = [], [], []
+        f, m, pv, w = [], [], [], []
         for k in rng.choice(len(clips), size=args.batch, p=p):
             a, b = clips[k]
             s = a + int(rng.integers(0, b - a - L + 1))
@@ -130,11 +170,17 @@ def batch_windows(corpus: Corpus, norm: Normalizer, args: TrainArgs, rng: np.ran
             f.append(norm.feats(corpus.feats[s : s + L]))
             m.append(mot)
             pv.append(np.concatenate([first[None], mot[:-1]]))
+            w.append(corpus.weight[s : s + L])
         feats = np.stack(f)
-        if corpus.mel and len(corpus.groups) > 1 and args.mel_dropout > 0:
-            feats[rng.random(args.batch) < args.mel_dropout, :, :320] = 0.0
+        if mel_cols is not None and args.mel_dropout > 0:
+            feats[rng.random(args.batch) < args.mel_dropout, :, mel_cols] = 0.0
         prev = np.stack(pv) + rng.standard_normal((args.batch, L, len(neutral))).astype(np.float32) * args.prev_noise
-        yield (torch.from_numpy(feats), torch.from_numpy(np.stack(m)), torch.from_numpy(prev.astype(np.float32)))
+        yield (
+            torch.from_numpy(feats),
+            torch.from_numpy(np.stack(m)),
+            torch.from_numpy(prev.astype(np.float32)),
+            torch.from_numpy(np.stack(w)),
+        )
 
 
 @torch.no_grad()
@@ -214,9 +260,9 @@ def train(
         frac = step / est_total if est_total else (time.monotonic() - t0) / max(deadline - t0, 1e-9)
         for g in opt.param_groups:
             g["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))) * min(1.0, step / 200)
-        f, m, prev = next(batches)
+        f, m, prev, w = next(batches)
         mu, ls, zm, zl = net(f, m, prev)
-        parts = loss_fn(mu, ls, m, zm, zl, beta=args.beta * min(1.0, step / 2000))
+        parts = loss_fn(mu, ls, m, zm, zl, beta=args.beta * min(1.0, step / 2000), weight=w)
         opt.zero_grad(set_to_none=True)
         parts["loss"].backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -240,7 +286,8 @@ def train(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m models.motion.train", description=__doc__)
-    p.add_argument("--corpus", required=True)
+    p.add_argument("--corpus", required=True, nargs="+", help="one or more corpus .npz files, mixed")
+    p.add_argument("--share", type=float, nargs="+", help="each corpus file's share of the training windows")
     p.add_argument("--heldout")
     p.add_argument("--out", required=True)
     p.add_argument("--minutes", type=float, default=30.0)
@@ -248,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-phones", action="store_true", help="ignore the phone feature columns")
     p.add_argument("--no-mel", action="store_true", help="no log-mel columns")
     p.add_argument("--no-visemes", action="store_true", help="ignore phone-derived viseme columns")
+    p.add_argument("--no-whisper", action="store_true", help="ignore the real-speech encoder's columns")
     p.add_argument("--d-model", type=int, default=128)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
@@ -258,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(a.threads)
-    groups = {"phones": not a.no_phones, "mel": not a.no_mel, "visemes": not a.no_visemes}
-    corpus = Corpus(a.corpus, **groups)
+    groups = {"phones": not a.no_phones, "mel": not a.no_mel, "visemes": not a.no_visemes, "whisper": not a.no_whisper}
+    corpus = Corpus(a.corpus, share=a.share, **groups)
     heldout = Corpus(a.heldout, **groups) if a.heldout else None
     cfg = make_config(corpus, d_model=a.d_model, dec_layers=a.layers)
     args = TrainArgs(seed=a.seed, batch=a.batch, lr=a.lr, mel_dropout=a.mel_dropout)

@@ -149,22 +149,91 @@ def motion_from_landmarks(points: np.ndarray) -> VideoTargets:
     return VideoTargets(clip_motion(m), found, 25.0)
 
 
-def extract(path: str | Path) -> VideoTargets:
-    """Motion targets of a video file at its own frame rate (25 fps expected for training)."""
-    fps, frames = video_frames(path)
-    t = motion_from_landmarks(landmark_frames(frames))
-    return VideoTargets(t.motion, t.found, fps)
+def extract(path: str | Path, *, cache: str | Path | None = None) -> VideoTargets:
+    """Motion targets of a video file, resampled to 25 fps (``found``: a face on the nearest source frame).
+
+    ``cache``: a folder for the per-frame landmarks (``<cache>/<parent folder>/<stem>.npz``, key ``landmarks``),
+    so that re-building a corpus with other settings does not run FaceMesh again."""
+    cached = Path(cache) / Path(path).parent.name / (Path(path).stem + ".npz") if cache else None
+    if cached is not None and cached.is_file():
+        with np.load(cached) as d:
+            points, fps = d["landmarks"], float(d["fps"])
+    else:
+        fps, frames = video_frames(path)
+        points = landmark_frames(frames)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(".tmp.npz")
+            np.savez(tmp, landmarks=points, fps=fps)
+            tmp.replace(cached)
+    t = motion_from_landmarks(points)
+    if abs(fps - F.FPS) < 0.01:
+        return VideoTargets(t.motion, t.found, F.FPS)
+    n = max(1, round(points.shape[0] * F.FPS / fps))
+    src = (np.arange(n) + 0.5) * fps / F.FPS - 0.5  # frame centres, in source frames
+    idx = np.arange(points.shape[0])
+    motion = np.stack([np.interp(src, idx, t.motion[:, k]) for k in range(NUM_MOTION_DIMS)], axis=1)
+    found = t.found[np.clip(np.round(src).astype(int), 0, points.shape[0] - 1)]
+    return VideoTargets(motion.astype(np.float32), found, F.FPS)
+
+
+# The dims FaceMesh measures well enough to supervise the mouth; the others of a real clip get loss weight 0 (head
+# pose, blinks and brows of a few studio speakers would teach the network less motion than the synthetic corpus).
+MEASURED = ("jaw_open", "lip_stretch", "lip_pucker")
+
+
+def shift(y: np.ndarray, lag: int) -> np.ndarray:
+    """``out[t] = y[t + lag]`` (NaN where that falls outside)."""
+    out = np.full(y.shape, np.nan, np.float32)
+    n = y.shape[0]
+    if abs(lag) < n:
+        if lag >= 0:
+            out[: n - lag] = y[lag:]
+        else:
+            out[-lag:] = y[: n + lag]
+    return out
+
+
+def lag_curve(pred: np.ndarray, measured: np.ndarray, max_lag: int = 8) -> np.ndarray:
+    """Pearson r between ``pred[t]`` and ``measured[t + lag]`` for lag = -max_lag..max_lag (NaN-aware)."""
+    out = np.zeros(2 * max_lag + 1)
+    for i, lag in enumerate(range(-max_lag, max_lag + 1)):
+        y = shift(measured, lag)
+        ok = ~np.isnan(y)
+        if ok.sum() > 10 and pred[ok].std() > 0 and y[ok].std() > 0:
+            out[i] = np.corrcoef(pred[ok], y[ok])[0, 1]
+    return out
 
 
 def build_corpus(
-    paths: list[str | Path], *, phones: bool = True, visemes: bool = True, min_found: float = 0.9
+    paths: list[str | Path],
+    *,
+    phones: bool = False,
+    visemes: bool = False,
+    mel: bool = False,
+    whisper: bool = True,
+    min_found: float = 0.8,
+    offsets: str | int = 0,
+    reference=None,
+    cache: str | Path | None = None,
+    clip_weight: float = 1.0,
 ) -> dict[str, np.ndarray]:
-    """A training corpus (same layout as ``models.motion.corpus.build_corpus``) from real talking-face videos."""
-    feats, motions, offsets, names = [], [], [0], []
+    """A training corpus (same layout as ``models.motion.corpus.build_corpus``, plus ``weight`` and ``lags``) from
+    real talking-face videos; only the ``MEASURED`` mouth dims carry loss weight, on frames with a face.
+
+    Audio/video offset: ``offsets`` is a fixed lag in frames (targets become ``mouth[t + lag]``), or ``"clip"`` /
+    ``"folder"`` to estimate it against ``reference`` (a ``MotionModel``: its jaw for the clip's audio) per clip,
+    or pooled over the clips of each folder (one recording set, e.g. GRID, shares its offset; a 3 s clip alone
+    gives a noisy estimate). The reference's own alignment comes from its training targets (a fixed 100 ms lead of
+    the mouth over the sound in the synthetic corpus)."""
+    if offsets in ("clip", "folder") and reference is None:
+        raise ValueError("estimating offsets needs a reference model")
+    items = []
     for path in paths:
-        targets = extract(path)
-        if abs(targets.fps - F.FPS) > 0.01:
-            log.warning("skipping %s: %.2f fps (resample to 25 fps first)", path, targets.fps)
+        try:
+            targets = extract(path, cache=cache)
+        except ValueError as exc:
+            log.warning("skipping %s: %s", path, exc)
             continue
         if targets.found.mean() < min_found:
             log.warning("skipping %s: face found in only %.0f%% of frames", path, 100 * targets.found.mean())
@@ -174,30 +243,104 @@ def build_corpus(
         except AudioError as exc:
             log.warning("skipping %s: %s", path, exc)
             continue
-        n = targets.motion.shape[0]
-        feats.append(F.audio_features(samples, phones=phones, visemes=visemes and phones, n_frames=n))
-        motions.append(targets.motion)
-        offsets.append(offsets[-1] + n)
-        names.append(str(path))
-    if not motions:
+        items.append((Path(path), targets, samples))
+    if not items:
         raise ValueError("no usable video")
+    lags: dict[Path, int] = {}
+    if offsets in ("clip", "folder"):
+        curves = {}
+        for path, t, samples in items:
+            jaw = reference.generate(samples, sample_rate=16000, seed=0, temperature=0.0).values[:, 0]
+            n = min(jaw.size, t.motion.shape[0])
+            y = np.where(t.found[:n], t.motion[:n, MOTION_INDEX["jaw_open"]], np.nan).astype(np.float32)
+            curves[path] = lag_curve(jaw[:n], y)
+        groups = {}
+        for path in curves:
+            groups.setdefault(path.parent if offsets == "folder" else path, []).append(path)
+        for members in groups.values():
+            lag = int(np.argmax(np.mean([curves[p] for p in members], axis=0))) - 8
+            lags.update(dict.fromkeys(members, lag))
+            log.info(
+                "offset %+d frames for %s (%d clips)",
+                lag,
+                members[0].parent if len(members) > 1 else members[0],
+                len(members),
+            )
+    else:
+        lags = dict.fromkeys((p for p, _, _ in items), int(offsets))
+    feats, motions, weights, bounds, names, lag_list = [], [], [], [0], [], []
+    cols = [MOTION_INDEX[d] for d in MEASURED]
+    for path, t, samples in items:
+        n = t.motion.shape[0]
+        lag = lags[path]
+        motion = t.motion.copy()
+        found = t.found.astype(np.float32)
+        shifted = shift(np.concatenate([motion[:, cols], found[:, None]], axis=1), lag)
+        ok = ~np.isnan(shifted[:, -1]) & (np.nan_to_num(shifted[:, -1]) > 0.5)
+        motion[:, cols] = np.nan_to_num(shifted[:, :-1])
+        weight = np.zeros_like(motion)
+        weight[:, cols] = ok[:, None]
+        feats.append(
+            F.audio_features(samples, phones=phones, visemes=visemes and phones, mel=mel, whisper=whisper, n_frames=n)
+        )
+        motions.append(motion)
+        weights.append(weight)
+        bounds.append(bounds[-1] + n)
+        names.append(str(path))
+        lag_list.append(lag)
     return {
-        "feats": np.concatenate(feats),
-        "motion": np.concatenate(motions),
-        "offsets": np.asarray(offsets, np.int64),
+        "feats": np.concatenate(feats).astype(np.float32),
+        "motion": np.concatenate(motions).astype(np.float32),
+        "weight": np.concatenate(weights).astype(np.float32),
+        "offsets": np.asarray(bounds, np.int64),
         "voices": np.asarray(names),
+        "lags": np.asarray(lag_list, np.int64),
+        "clip_weight": np.diff(bounds).astype(np.float64) * clip_weight,
+        "groups": np.asarray(F.feature_groups(phones=phones, mel=mel, visemes=visemes and phones, whisper=whisper)),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m models.motion.video_targets", description=__doc__)
-    p.add_argument("--videos", nargs="+", required=True)
-    p.add_argument("--no-phones", action="store_true", help="log-mel only")
-    p.add_argument("--no-visemes", action="store_true", help="no phone-derived viseme columns")
+    p.add_argument("--videos", nargs="+", required=True, help="video files, or folders of .mp4 files")
+    p.add_argument("--exclude", nargs="*", default=[], help="file stems to leave out (e.g. corrupt clips)")
+    p.add_argument(
+        "--features", choices=("whisper", "mel-phones"), default="whisper", help="see python -m models.motion.corpus"
+    )
+    p.add_argument(
+        "--offsets",
+        default="folder",
+        help="audio/video offset: a number of frames, or 'clip' / 'folder' to estimate it against --reference",
+    )
+    p.add_argument("--reference", help="motion model folder used to estimate offsets (default: the shipped model)")
+    p.add_argument("--cache", help="folder for per-video landmarks (FaceMesh runs once per video)")
+    p.add_argument("--clip-weight", type=float, default=1.0, help="sampling weight of these clips per frame")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    np.savez_compressed(a.out, **build_corpus(a.videos, phones=not a.no_phones, visemes=not a.no_visemes))
+    paths: list[str | Path] = []
+    for v in a.videos:
+        paths.extend(sorted(Path(v).glob("*.mp4")) if Path(v).is_dir() else [Path(v)])
+    paths = [x for x in paths if Path(x).stem not in set(a.exclude)]
+    offsets: str | int = a.offsets if a.offsets in ("clip", "folder") else int(a.offsets)
+    reference = None
+    if offsets in ("clip", "folder"):
+        from .model import MotionModel
+
+        reference = MotionModel.load(a.reference)
+    data = build_corpus(
+        paths,
+        phones=a.features == "mel-phones",
+        visemes=a.features == "mel-phones",
+        mel=a.features == "mel-phones",
+        whisper=a.features == "whisper",
+        offsets=offsets,
+        reference=reference,
+        cache=a.cache,
+        clip_weight=a.clip_weight,
+    )
+    np.savez_compressed(a.out, **data)
+    log.info("wrote %s: %d clips, %.1f min", a.out, len(data["offsets"]) - 1, data["motion"].shape[0] / 25 / 60)
     return 0
 
 

@@ -16,7 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips", type=int, default=600)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--heldout", action="store_true", help="use the held-out voice variants (evaluation set)")
-    p.add_argument("--no-phones", action="store_true", help="log-mel only (no PocketSphinx phone features)")
+    p.add_argument(
+        "--features",
+        choices=("whisper", "mel-phones"),
+        default="whisper",
+        help="whisper: the real-speech encoder (motion model 2.x); mel-phones: log-mel + PocketSphinx phones (1.x)",
+    )
+    p.add_argument("--no-phones", action="store_true", help="mel-phones: log-mel only (no PocketSphinx phones)")
     p.add_argument("--visemes", action="store_true", help="add phone-derived viseme features (5 columns)")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--lead", type=float, default=0.10, help="mouth lead over the sound, seconds")
@@ -34,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         a.clips,
         seed=a.seed,
         heldout=a.heldout,
-        phones=not a.no_phones,
+        phones=a.features == "mel-phones" and not a.no_phones,
+        mel=a.features == "mel-phones",
+        whisper=a.features == "whisper",
         visemes=a.visemes,
         augment=not a.no_augment,
         lead_s=a.lead,

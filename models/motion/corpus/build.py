@@ -215,8 +215,11 @@ def build_corpus(
     augment: bool = True,
     lead_s: float = 0.10,
     festival_share: float = 0.0,
+    mel: bool = True,
+    whisper: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Concatenated features/targets of ``n_clips`` clips: ``feats`` (T, F), ``motion`` (T, D), ``offsets`` (n+1,).
+    """Concatenated features/targets of ``n_clips`` clips: ``feats`` (T, F), ``motion`` (T, D), ``offsets`` (n+1,),
+    ``groups`` (the feature column groups, ``models.motion.features.feature_groups``).
 
     ``festival_share``: the fraction of clips spoken by Festival voices instead of espeak-ng (see ``make_clip``).
     """
@@ -227,7 +230,9 @@ def build_corpus(
     for k in range(n_clips):
         engine = "festival" if k < n_festival else "espeak"
         clip = make_clip(rng, variants=variants, augment=augment, lead_s=lead_s, engine=engine)
-        f = F.audio_features(clip.audio, phones=phones, visemes=visemes, n_frames=clip.motion.shape[0])
+        f = F.audio_features(
+            clip.audio, phones=phones, visemes=visemes, mel=mel, whisper=whisper, n_frames=clip.motion.shape[0]
+        )
         feats.append(f)
         motions.append(clip.motion)
         offsets.append(offsets[-1] + f.shape[0])
@@ -239,4 +244,5 @@ def build_corpus(
         "motion": np.concatenate(motions).astype(np.float32),
         "offsets": np.asarray(offsets, np.int64),
         "voices": np.asarray(voices),
+        "groups": np.asarray(F.feature_groups(phones=phones, mel=mel, visemes=visemes, whisper=whisper)),
     }

@@ -92,3 +92,19 @@ def test_posterior_sees_the_motion():
     b = net.posterior(torch.ones(1, 20, 18) * 3, net.encoder(f))[0]
     assert not torch.allclose(a, b)
     assert np.isfinite(a.detach().numpy()).all()
+
+
+def test_loss_weight_zero_means_a_dim_is_not_supervised():
+    from models.motion.network import loss_fn
+
+    mu = torch.zeros(2, 5, 18, requires_grad=True)
+    ls = torch.zeros(2, 5, 18)
+    target = torch.randn(2, 5, 18)
+    weight = torch.ones(2, 5, 18)
+    weight[0, :, 0] = 0.0  # clip 0: jaw not measured
+    weight[:, :, 6:] = 0.0  # no dim past the mouth measured
+    z = torch.zeros(2, 8)
+    loss_fn(mu, ls, target, z, z, beta=0.0, weight=weight)["loss"].backward()
+    assert mu.grad is not None
+    assert torch.all(mu.grad[0, :, 0] == 0) and torch.all(mu.grad[:, :, 6:] == 0)
+    assert torch.all(mu.grad[1, :, 0] != 0) and torch.all(mu.grad[:, :, 1:6] != 0)

@@ -66,19 +66,41 @@ def test_build_corpus_from_videos_has_the_training_layout_and_skips_unusable_cli
     import models.motion.video_targets as vt
     from models.motion.train import GROUPS
 
-    def fake_extract(path):
+    def fake_extract(path, cache=None):
         n = 50
-        fps = 30.0 if "fps30" in str(path) else 25.0
         found = np.ones(n, bool)
         if "noface" in str(path):
             found[:40] = False
-        return vt.VideoTargets(np.zeros((n, 18), np.float32), found, fps)
+        if "gap" in str(path):
+            found[10:12] = False
+        motion = np.zeros((n, 18), np.float32)
+        motion[:, 0] = np.arange(n) / 100  # jaw_open ramps: a shift is visible
+        return vt.VideoTargets(motion, found, 25.0)
 
     t = np.arange(32000) / 16000
     monkeypatch.setattr(vt, "extract", fake_extract)
     monkeypatch.setattr(vt, "load_audio", lambda path: (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32))
-    d = vt.build_corpus(["a.mp4", "fps30.mp4", "noface.mp4", "b.mp4"], phones=False)
+    d = vt.build_corpus(["a.mp4", "noface.mp4", "gap.mp4"], mel=True, whisper=False, offsets=3)
     assert d["feats"].shape == (100, GROUPS["mel"]) and d["motion"].shape == (100, 18)
-    assert d["offsets"].tolist() == [0, 50, 100] and d["voices"].tolist() == ["a.mp4", "b.mp4"]
+    assert d["offsets"].tolist() == [0, 50, 100] and d["voices"].tolist() == ["a.mp4", "gap.mp4"]
+    assert d["groups"].tolist() == ["mel"] and d["lags"].tolist() == [3, 3]
+    # targets are the mouth 3 frames later; only the measured mouth dims carry weight, and not past the end
+    assert np.allclose(d["motion"][:47, 0], (np.arange(47) + 3) / 100)
+    w = d["weight"]
+    measured = [vt.MOTION_INDEX[k] for k in vt.MEASURED]
+    assert w[:, [k for k in range(18) if k not in measured]].max() == 0
+    assert w[:47, measured].min() == 1 and w[47:50, measured].max() == 0
+    assert w[50 + 7 : 50 + 9, measured].max() == 0  # the frames whose (shifted) mouth had no face
     with pytest.raises(ValueError):
-        vt.build_corpus(["fps30.mp4"], phones=False)
+        vt.build_corpus(["noface.mp4"], mel=True, whisper=False)
+    with pytest.raises(ValueError):
+        vt.build_corpus(["a.mp4"], mel=True, whisper=False, offsets="clip")  # estimating needs a reference
+
+
+def test_lag_curve_finds_a_known_offset():
+    import models.motion.video_targets as vt
+
+    rng = np.random.default_rng(0)
+    pred = np.convolve(rng.standard_normal(300), np.ones(5) / 5, mode="same").astype(np.float32)
+    measured = vt.shift(pred, -3)  # the mouth comes 3 frames late: measured[t + 3] = pred[t]
+    assert int(np.argmax(vt.lag_curve(pred, measured))) - 8 == 3
