@@ -69,7 +69,8 @@ class Corpus:
         if share is not None and len(share) != len(paths):
             raise ValueError("one share per corpus file")
         want = {"mel": mel, "phones": phones, "visemes": visemes, "whisper": whisper}
-        feats, motion, weight, cw, offsets, self.groups = [], [], [], [], [0], None
+        feats, motion, weight, cw, offsets = [], [], [], [], [0]
+        found_groups: list[str] | None = None
         for k, p in enumerate(paths):
             d = np.load(p)
             f = d["feats"]
@@ -87,9 +88,9 @@ class Corpus:
                 start += GROUPS[g]
             if not cols:
                 raise ValueError("no feature group selected")
-            if self.groups is not None and groups != self.groups:
-                raise ValueError(f"{p}: feature groups {groups} differ from {self.groups}")
-            self.groups = groups
+            if found_groups is not None and groups != found_groups:
+                raise ValueError(f"{p}: feature groups {groups} differ from {found_groups}")
+            found_groups = groups
             feats.append(f[:, np.concatenate(cols)].astype(np.float32))
             m = d["motion"].astype(np.float32)
             motion.append(m)
@@ -101,6 +102,7 @@ class Corpus:
             cw.append(w)
             offsets.extend((d["offsets"][1:] + offsets[-1]).tolist())
             assert len(w) == n_clips
+        self.groups: list[str] = found_groups or []
         self.feats, self.motion, self.weight = np.concatenate(feats), np.concatenate(motion), np.concatenate(weight)
         self.offsets = np.asarray(offsets, np.int64)
         self.clip_weight = np.concatenate(cw)
@@ -158,7 +160,7 @@ def batch_windows(corpus: Corpus, norm: Normalizer, args: TrainArgs, rng: np.ran
     L = args.window_frames
     mel_cols = None
     if corpus.mel and len(corpus.groups) > 1:
-        start = sum(GROUPS[g] for g in corpus.groups[: corpus.groups.index("mel")])
+        start = int(sum(GROUPS[g] for g in corpus.groups[: corpus.groups.index("mel")]))
         mel_cols = slice(start, start + GROUPS["mel"])
     while True:
         f, m, pv, w = [], [], [], []
@@ -306,9 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(a.threads)
-    groups = {"phones": not a.no_phones, "mel": not a.no_mel, "visemes": not a.no_visemes, "whisper": not a.no_whisper}
+    groups: dict[str, bool] = {
+        "phones": not a.no_phones, "mel": not a.no_mel, "visemes": not a.no_visemes, "whisper": not a.no_whisper
+    }  # fmt: skip
     corpus = Corpus(a.corpus, share=a.share, **groups)
-    heldout = Corpus(a.heldout, **groups) if a.heldout else None
+    heldout = Corpus(a.heldout, share=None, **groups) if a.heldout else None
     cfg = make_config(corpus, d_model=a.d_model, dec_layers=a.layers)
     args = TrainArgs(seed=a.seed, batch=a.batch, lr=a.lr, mel_dropout=a.mel_dropout)
     log.info(

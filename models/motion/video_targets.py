@@ -254,7 +254,7 @@ def build_corpus(
             n = min(jaw.size, t.motion.shape[0])
             y = np.where(t.found[:n], t.motion[:n, MOTION_INDEX["jaw_open"]], np.nan).astype(np.float32)
             curves[path] = lag_curve(jaw[:n], y)
-        groups = {}
+        groups: dict[Path, list[Path]] = {}
         for path in curves:
             groups.setdefault(path.parent if offsets == "folder" else path, []).append(path)
         for members in groups.values():
