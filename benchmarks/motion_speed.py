@@ -2,7 +2,8 @@
 
     python benchmarks/motion_speed.py [--package DIR] [--seconds 60] [--long-minutes 10]
 
-Stages: loudness normalisation + log-mel, PocketSphinx phone features, encoder (onnxruntime), autoregressive step
+Stages: loudness normalisation + log-mel (1.x), PocketSphinx phone features (1.x), the real-speech encoder (Whisper
+tiny.en blocks 1-2, onnxruntime, 2.x), the motion network's encoder (onnxruntime), autoregressive step
 decoder (onnxruntime, one call per frame). The long run happens in a child process so its peak RSS
 (``ru_maxrss``) is the generation's own, from the audio array onwards. Speech is espeak-ng (no media needed).
 Run with OMP_WAIT_POLICY=PASSIVE; everything is single-threaded. Stage times are this process's CPU time
@@ -52,16 +53,19 @@ def stages(model: MotionModel, x: np.ndarray) -> dict:
     cfg = model.runtime.cfg.raw
     mel = F.log_mel(norm, frames) if cfg.get("mel", True) else np.zeros((frames, 0), np.float32)
     t1 = clock()
-    segs = F.phone_segments(norm)
-    ph = F.phone_features(norm, frames, segments=segs) if cfg["phones"] else np.zeros((frames, 0), np.float32)
-    vis = F.viseme_features(segs, frames) if cfg.get("visemes") else np.zeros((frames, 0), np.float32)
+    empty = np.zeros((frames, 0), np.float32)
+    segs = F.phone_segments(norm) if (cfg["phones"] or cfg.get("visemes")) else []
+    ph = F.phone_features(norm, frames, segments=segs) if cfg["phones"] else empty
+    vis = F.viseme_features(segs, frames) if cfg.get("visemes") else empty
     t2 = clock()
-    feats = np.concatenate([mel, ph, vis], axis=1)
+    wh = F.audio_features(x, phones=False, mel=False, whisper=True, n_frames=frames) if cfg.get("whisper") else empty
+    tw = clock()
+    feats = np.concatenate([wh, mel, ph, vis], axis=1)
     model.runtime.encode(feats)
     t3 = clock()
     model.runtime.generate(feats, rng=np.random.default_rng(0))  # encoder again + decoder
     t4 = clock()
-    decoder = (t4 - t3) - (t3 - t2)
+    decoder = (t4 - t3) - (t3 - tw)
     ms = lambda s: 1000 * s / frames  # noqa: E731
     w5, t5 = time.perf_counter(), clock()
     model.generate(x, sample_rate=16000, seed=0)
@@ -71,7 +75,8 @@ def stages(model: MotionModel, x: np.ndarray) -> dict:
         "ms_per_frame_cpu": {
             "log_mel": ms(t1 - t0),
             "phones_pocketsphinx": ms(t2 - t1),
-            "encoder": ms(t3 - t2),
+            "whisper_encoder": ms(tw - t2),
+            "encoder": ms(t3 - tw),
             "step_decoder": ms(decoder),
             "total_generate": ms(t6 - t5),
         },

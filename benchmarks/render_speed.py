@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -147,6 +148,51 @@ def _watermark_marginal(gen, portrait: Path, audio: Path, size: int, content_id:
     return timings["with"] - timings["without"]
 
 
+def run_photo_case(seconds: float, size: int, photo: str) -> dict:
+    """ALL fixed costs with a user's photo: this process starts cold, then ``Generator()`` + one render (``cold``),
+    then the reused Generator renders a photo it has not seen (``reused, new photo``: landmarks and portrait
+    preparation included, model load excluded) and the same photo again (``reused, same photo``)."""
+    t_import = time.perf_counter()
+    from sdk import Generator
+
+    import_s = time.perf_counter() - t_import
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = Path(tmp) / "speech.wav"
+        make_audio(seconds, audio)
+        t = time.perf_counter()
+        gen = Generator(size=size)
+        gen.render(photo, audio, output=Path(tmp) / "cold.mp4", seed=0)
+        cold = time.perf_counter() - t
+        other = ROOT / "sdk" / "data" / "portrait.jpg"
+        news, sames = [], []
+        for k in range(2):
+            gen.render(other, audio, output=Path(tmp) / "other.mp4", seed=k)  # evicts nothing (cache of 2)
+            # a photo the Generator has not prepared: a copy under a new name with one pixel changed
+            fresh = Path(tmp) / f"photo{k}.png"
+            from PIL import Image
+
+            im = Image.open(photo).convert("RGB")
+            im.putpixel((0, 0), (k, k, k))
+            im.save(fresh)
+            t = time.perf_counter()
+            gen.render(fresh, audio, output=Path(tmp) / "new.mp4", seed=1)
+            news.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            gen.render(fresh, audio, output=Path(tmp) / "same.mp4", seed=2)
+            sames.append(time.perf_counter() - t)
+    return {
+        "audio_s": seconds,
+        "photo": Path(photo).name,
+        "import_s": round(import_s, 2),
+        "cold_wall_s": round(cold, 2),
+        "cold_x_real_time": round(seconds / cold, 2),
+        "cold_incl_import_x_real_time": round(seconds / (cold + import_s), 2),
+        "reused_new_photo_wall_s": [round(w, 2) for w in news],
+        "reused_new_photo_x_real_time": round(seconds / statistics.median(news), 2),
+        "reused_same_photo_x_real_time": round(seconds / statistics.median(sames), 2),
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--durations", type=float, nargs="+", default=[10, 60, 600])
@@ -154,8 +200,13 @@ def main() -> None:
     p.add_argument("--sequential", action="store_true", help="also run each case without pipelining")
     p.add_argument("--repeat", type=int, default=3, help="renders per case up to 60 s; the median is reported")
     p.add_argument("--out", type=Path)
+    p.add_argument("--photo", help="also measure cold and new-photo renders of this (1-2 megapixel) photo")
     p.add_argument("--case", nargs=4, metavar=("SECONDS", "SIZE", "PIPELINED", "REPEAT"), help=argparse.SUPPRESS)
+    p.add_argument("--photo-case", nargs=2, metavar=("SECONDS", "SIZE"), help=argparse.SUPPRESS)
     ns = p.parse_args()
+    if ns.photo_case:
+        print(json.dumps(run_photo_case(float(ns.photo_case[0]), int(ns.photo_case[1]), ns.photo)))
+        return
     if ns.case:
         print(json.dumps(run_case(float(ns.case[0]), int(ns.case[1]), ns.case[2] == "1", int(ns.case[3]))))
         return
@@ -173,6 +224,12 @@ def main() -> None:
                 "1" if pipelined else "0",
                 str(repeat),
             ]
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        if ns.photo:
+            cmd = [sys.executable, __file__, "--photo", ns.photo, "--photo-case", str(seconds), str(ns.size)]
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
             row = json.loads(out.stdout.strip().splitlines()[-1])
             rows.append(row)

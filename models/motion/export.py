@@ -127,6 +127,11 @@ def write_package(net: MotionNet, out_dir: str | Path, *, version: str, card_ext
         "parameters": sum(p.numel() for p in net.parameters()),
         "inference_parameters": sum(p.numel() for n, p in net.named_parameters() if not n.startswith("posterior")),
     } | (card_extra or {})
+    if net.cfg.whisper:  # the network's input is the shipped encoder's output: pin that encoder by its hash
+        from .whisper import MODEL_FILE, WhisperEncoder
+
+        with WhisperEncoder.load() as encoder:
+            card["audio_encoder"] = {"file": MODEL_FILE, "sha256": encoder.sha256}
     (out_dir / CARD).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     return path
 

@@ -71,6 +71,12 @@ class MotionModel:
             raise ModelError(f"motion model weights missing or unreadable: {exc}") from exc
         if hashlib.sha256(package).hexdigest() != card.get("sha256"):
             raise ModelError("motion model weights do not match the sha256 in their card (corrupt or replaced)")
+        wanted = card.get("audio_encoder")
+        if wanted is not None:  # 2.x: the network was trained on this exact encoder's features
+            from .whisper import shared_encoder
+
+            if shared_encoder().sha256 != wanted.get("sha256"):
+                raise ModelError("the audio encoder is not the one this motion model was trained with")
         return cls(package, card)
 
     @property
@@ -129,7 +135,7 @@ class MotionModel:
                 whisper=bool(cfg.get("whisper", False)),
             )
         except _features.PhoneRecognizerUnavailable as exc:
-            raise ModelError("this motion model needs pocketsphinx (pip install 'dirfa[generate]')") from exc
+            raise ModelError("this motion model (1.x) needs pocketsphinx: pip install pocketsphinx==5.1.1") from exc
         values = self.runtime.generate(feats, rng=np.random.default_rng(seed), temperature=float(temperature))
         values = add_events(values, seed)
         if fps != _features.FPS:
