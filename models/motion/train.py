@@ -101,7 +101,8 @@ class Corpus:
                 w = w / w.sum() * share[k]
             cw.append(w)
             offsets.extend((d["offsets"][1:] + offsets[-1]).tolist())
-            assert len(w) == n_clips
+            if len(w) != n_clips:
+                raise ValueError(f"{p}: clip_weight has {len(w)} entries for {n_clips} clips")
         self.groups: list[str] = found_groups or []
         self.feats, self.motion, self.weight = np.concatenate(feats), np.concatenate(motion), np.concatenate(weight)
         self.offsets = np.asarray(offsets, np.int64)

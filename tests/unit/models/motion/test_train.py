@@ -74,3 +74,27 @@ def test_feature_groups_are_selected_by_column_layout(tmp_path):
     assert make_config(no_phones, **TINY).visemes and not make_config(no_phones, **TINY).phones
     with pytest.raises(ValueError):
         Corpus(path, mel=False, phones=False, visemes=False)
+
+
+def test_mixed_corpora_keep_weights_and_draw_windows_by_share(tmp_path):
+    from models.motion.train import Normalizer, batch_windows
+
+    rng = np.random.default_rng(1)
+    for name, clips, value in (("synth", 8, 0.1), ("real", 2, 0.3)):
+        n = clips * 40
+        weight = np.ones((n, 18), np.float32) if name == "synth" else np.zeros((n, 18), np.float32)
+        if name == "real":
+            weight[:, 0] = 1.0  # only the jaw is measured
+        np.savez(tmp_path / f"{name}.npz", feats=rng.normal(size=(n, 384)).astype(np.float32),
+                 motion=np.full((n, 18), value, np.float32), offsets=np.arange(0, n + 1, 40), weight=weight,
+                 groups=np.asarray(["whisper"]))  # fmt: skip
+    mixed = Corpus([tmp_path / "synth.npz", tmp_path / "real.npz"], share=[0.2, 0.8])
+    assert mixed.groups == ["whisper"] and mixed.whisper and not mixed.mel and len(mixed.clips) == 10
+    assert mixed.clip_weight[:8].sum() == pytest.approx(0.2) and mixed.clip_weight[8:].sum() == pytest.approx(0.8)
+    cfg = make_config(mixed, **TINY)
+    _, _, _, w = next(batch_windows(mixed, Normalizer(cfg), TrainArgs(window_frames=32, batch=400), rng))
+    real = w[:, 0, 1] == 0  # windows from the real file: only the jaw carries weight
+    assert 0.7 < float(real.float().mean()) < 0.9
+    assert torch.all(w[real][..., 0] == 1) and torch.all(w[~real] == 1)
+    with pytest.raises(ValueError):
+        Corpus([tmp_path / "synth.npz", tmp_path / "real.npz"], share=[1.0])
