@@ -28,9 +28,22 @@ class Limits:
 
     max_bytes: int = 2 * 1024**3  # 2 GiB
     max_duration_s: float = 3 * 3600.0
-    max_declared_pixels: int = 8192 * 8192
+    # 8K UHD (7680x4320, 33 MP). Decoding cost grows with pixels, not bytes: a 192 KB file of 100 8000x8000 frames
+    # took 35 s to decode; the decoded-frame budget below bounds that.
+    max_declared_pixels: int = 7680 * 4320
     max_frames: int = 500_000
-    timeout_s: float = 600.0
+    # Total decoded pixels over the whole file (every frame at its native size): 30 min of 1080p at 30 fps.
+    max_decoded_pixels: int = 1920 * 1080 * 30 * 1800
+    # One wall-clock deadline for the whole verification (manifest read, container walk, decoding, detection).
+    # In-process it is checked between stages and per frame; the supervised workers (verifier._isolated) also kill
+    # a worker that overruns it inside a native call.
+    timeout_s: float = 30.0
+    # Fragmented MP4 (moof boxes): c2pa's manifest read grows superlinearly with the count (10k one-frame fragments:
+    # 10.7 s; 20k: 62.5 s); a 3-hour stream in 2 s fragments has 5,400.
+    max_fragments: int = 6_000
+    max_boxes: int = 100_000  # top-level ISO BMFF boxes walked before the manifest read
+    # Address space a supervised worker may add to its idle size (verifier._isolated); in-process calls are not bound.
+    max_memory_bytes: int = 1024**3
     # Frames are downscaled while decoding so that their SHORT side is at most this: the watermark detector works on
     # a 128-px grid anyway (same decisions and p-values measured at 128 and 256 px, crops included), and 1080p then
     # costs what 128p does.
@@ -54,16 +67,104 @@ def open_container(data: bytes | str, limits: Limits) -> av.container.InputConta
         raise UnreadableMedia(f"not decodable media: {exc}") from exc
 
 
+class Deadline:
+    """One wall-clock budget shared by every stage of a verification."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = float(seconds)
+        self.end = time.monotonic() + self.seconds
+
+    def check(self, stage: str) -> None:
+        if time.monotonic() > self.end:
+            raise UnreadableMedia(f"limit: the {self.seconds:g} s deadline was exceeded ({stage})")
+
+
+ISO_BMFF = ("video/mp4", "video/quicktime", "video/x-m4v", "audio/mp4", "image/heic", "image/avif")
+
+
+def check_boxes(data: bytes, limits: Limits, deadline: Deadline) -> None:
+    """Walk the top-level ISO BMFF boxes (sizes only, no parsing) and refuse a file with more fragments or boxes
+    than the limits, before anything slower reads it."""
+    pos, n, fragments, size = 0, 0, 0, len(data)
+    while pos + 8 <= size:
+        box = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        if box == 1:
+            if pos + 16 > size:
+                return
+            box = int.from_bytes(data[pos + 8 : pos + 16], "big")
+        elif box == 0:
+            box = size - pos
+        if box < 8:
+            return  # corrupt: the readers that follow reject it
+        n += 1
+        fragments += kind == b"moof"
+        if fragments > limits.max_fragments:
+            raise UnreadableMedia(f"limit: more than {limits.max_fragments} movie fragments")
+        if n > limits.max_boxes:
+            raise UnreadableMedia(f"limit: more than {limits.max_boxes} top-level boxes")
+        if n % 4096 == 0:
+            deadline.check("container walk")
+        pos += box
+
+
+def image_size(data: bytes, mime: str | None) -> tuple[int, int] | None:
+    """(width, height) from a PNG, JPEG, GIF or WebP header without decoding; None when not found."""
+    try:
+        if mime == "image/png" and data[12:16] == b"IHDR":
+            return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if mime == "image/gif":
+            return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+        if mime == "image/webp" and data[12:16] == b"VP8X":
+            return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+        if mime == "image/jpeg":
+            pos = 2
+            for _ in range(10_000):  # markers up to the first frame header
+                while pos < len(data) and data[pos] == 0xFF:
+                    pos += 1
+                if pos + 3 > len(data):
+                    return None
+                marker = data[pos]
+                if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                    pos += 1
+                    continue
+                length = int.from_bytes(data[pos + 1 : pos + 3], "big")
+                if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                    h = int.from_bytes(data[pos + 4 : pos + 6], "big")
+                    w = int.from_bytes(data[pos + 6 : pos + 8], "big")
+                    return w, h
+                if length < 2:
+                    return None
+                pos += 1 + length
+    except IndexError:
+        return None
+    return None
+
+
+def check_image_header(data: bytes, mime: str | None, limits: Limits) -> None:
+    """Refuse an image whose header declares more pixels than the limit before any decoder allocates them (FFmpeg's
+    probe decodes the first frame: a 750 KB 16000x16000 image cost 684 MB before the declared-size check)."""
+    size = image_size(data, mime)
+    if size is not None and size[0] * size[1] > limits.max_declared_pixels:
+        raise UnreadableMedia(
+            f"limit: declared image size {size[0]}x{size[1]} exceeds {limits.max_declared_pixels} pixels"
+        )
+
+
 def probe(container: av.container.InputContainer, mime: str | None, limits: Limits) -> MediaInfo:
     if not container.streams.video:
         raise UnreadableMedia("no video stream")
     stream = container.streams.video[0]
     ctx = stream.codec_context
+    if ctx is None:  # a stream FFmpeg has no decoder for (SVG, JPEG XL in this build, ...)
+        raise UnreadableMedia(f"no decoder for this {container.format.name} stream")
     width, height = int(ctx.width or 0), int(ctx.height or 0)
     if width <= 0 or height <= 0:
         raise UnreadableMedia("video stream has no valid dimensions")
     if width * height > limits.max_declared_pixels:
-        raise UnreadableMedia(f"declared frame size {width}x{height} exceeds the limit")
+        raise UnreadableMedia(
+            f"limit: declared frame size {width}x{height} exceeds {limits.max_declared_pixels} pixels"
+        )
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     fps = float(rate) if rate else 25.0
     if not np.isfinite(fps) or fps <= 0 or fps > 1000:
@@ -74,7 +175,7 @@ def probe(container: av.container.InputContainer, mime: str | None, limits: Limi
     elif container.duration is not None:
         duration = container.duration / av.time_base
     if duration > limits.max_duration_s:
-        raise UnreadableMedia(f"declared duration {duration:.0f} s exceeds the limit")
+        raise UnreadableMedia(f"limit: declared duration {duration:.0f} s exceeds {limits.max_duration_s:g} s")
     is_still = bool(mime and mime.startswith("image/"))
     return MediaInfo(mime, width, height, fps, duration, is_still)
 
@@ -91,6 +192,7 @@ def iter_frames(
     *,
     sample_every_s: float | None = None,
     keyframes_only: bool = False,
+    deadline: Deadline | None = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(timestamp_s, rgb_uint8)`` frames, downscaled while decoding; optionally one per ``sample_every_s``,
     or only the key frames (the decoder then skips everything else: the cheapest way to sample a long video)."""
@@ -100,16 +202,19 @@ def iter_frames(
     if keyframes_only:
         stream.codec_context.skip_frame = "NONKEY"
     w, h = work_size(info.width, info.height, limits.work_short_side)
-    deadline = time.monotonic() + limits.timeout_s
+    deadline = deadline or Deadline(limits.timeout_s)
     next_t = 0.0
     count = 0
+    pixels = 0
     try:
         for index, frame in enumerate(container.decode(stream)):
-            if time.monotonic() > deadline:
-                raise UnreadableMedia("decoding timed out")
+            deadline.check("decoding")
             count += 1
             if count > limits.max_frames:
-                raise UnreadableMedia("too many frames")
+                raise UnreadableMedia("limit: too many frames")
+            pixels += frame.width * frame.height
+            if pixels > limits.max_decoded_pixels:
+                raise UnreadableMedia("limit: too many decoded pixels")
             t = float(frame.time) if frame.time is not None else index / info.fps
             if t > limits.max_duration_s:
                 raise UnreadableMedia("duration exceeds the limit")
@@ -118,7 +223,7 @@ def iter_frames(
                     continue
                 next_t = t + sample_every_s
             if frame.width * frame.height > limits.max_declared_pixels:
-                raise UnreadableMedia("frame size exceeds the limit")
+                raise UnreadableMedia("limit: frame size exceeds the limit")
             # Area (box) averaging: what the detector's working grid assumes, and 1.5x faster than swscale's default.
             yield t, frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA")
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:

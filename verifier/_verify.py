@@ -74,9 +74,21 @@ def verify(
         return _unreadable(name, mode, f"input is larger than the {limits.max_bytes} byte limit", timings)
     mime = sniff_mime(data[:64])
     timings["read"] = time.perf_counter() - t0
+    deadline = _decode.Deadline(limits.timeout_s)
+    try:
+        if mime in _decode.ISO_BMFF:
+            _decode.check_boxes(data, limits, deadline)
+        _decode.check_image_header(data, mime, limits)
+    except UnreadableMedia as exc:
+        return _unreadable(name, mode, str(exc), timings, size=len(data))
 
     t = time.perf_counter()
-    finding = read_manifest(data, mime=mime, trust=anchors) if mime else None
+    try:
+        finding = read_manifest(data, mime=mime, trust=anchors) if mime else None
+    except Exception as exc:  # read_manifest reports damage as MALFORMED; anything else must not end the verification
+        log.debug("manifest read failed on %s", name, exc_info=True)
+        finding = None
+        errors.append(f"manifest could not be read: {exc!r}")
     if finding is not None and finding.status is ManifestStatus.MALFORMED and not _has_c2pa_marker(data):
         # c2pa could not parse the container, and there is no manifest in it to be damaged: not "tampered".
         errors.append(f"container not parsable by c2pa: {finding.error}")
@@ -85,7 +97,14 @@ def verify(
     timings["manifest"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    media, wm, wm_error = _watermark(data, mime, key, mode, limits)
+    try:
+        deadline.check("manifest read")
+        media, wm, wm_error = _watermark(data, mime, key, mode, limits, deadline)
+    except UnreadableMedia as exc:
+        media, wm, wm_error = None, WatermarkSection(analysed=False), str(exc)
+    except Exception as exc:  # never a crash on a hostile file: an unexpected failure is this file's result
+        log.warning("watermark analysis failed on %s", name, exc_info=True)
+        media, wm, wm_error = None, WatermarkSection(analysed=False), f"internal error: {exc!r}"
     timings["watermark"] = time.perf_counter() - t
     if wm_error:
         errors.append(wm_error)
@@ -175,7 +194,7 @@ def _c2pa_section(finding: ManifestFinding | None) -> C2paSection:
 
 
 def _watermark(
-    data: bytes, mime: str | None, key: bytes | str | None, mode: str, limits: Limits
+    data: bytes, mime: str | None, key: bytes | str | None, mode: str, limits: Limits, deadline: _decode.Deadline
 ) -> tuple[MediaSection | None, WatermarkSection, str | None]:
     try:
         with _decode.open_container(data, limits) as container:
@@ -183,12 +202,15 @@ def _watermark(
             media = MediaSection(info.mime, info.width, info.height, info.fps, info.duration_s, len(data))
             marker = VideoWatermarker(key=key)
             if mode == "fast" and not info.is_still:
-                det = _detect_fast(marker, data, container, info, limits)
+                det = _detect_fast(marker, data, container, info, limits, deadline)
             else:
                 # Full mode streams every frame (frame i at i / fps), searching crops and rescales if needed.
                 # Decode in a thread while the detector scores frames: PyAV releases the GIL (27% faster on 2 cores).
-                frames = background(_decode.iter_frames(container, info, limits), maxsize=16, name="decode")
+                frames = background(
+                    _decode.iter_frames(container, info, limits, deadline=deadline), maxsize=16, name="decode"
+                )
                 det = marker.detect((f for _, f in frames), fps=info.fps)
+            deadline.check("detection")
     except (UnreadableMedia, WatermarkInputError) as exc:
         return None, WatermarkSection(analysed=False), str(exc)
     if mode == "full" and det.found and not info.is_still:
@@ -211,15 +233,15 @@ def _watermark(
     )
 
 
-def _detect_fast(marker: VideoWatermarker, data: bytes, container, info, limits: Limits):
+def _detect_fast(marker: VideoWatermarker, data: bytes, container, info, limits: Limits, deadline):
     """Key frames only (the decoder skips the rest); when a video has too few, two frames per second. The
     sampled frames need their timestamps, known only after decoding, so the few kept frames are held in memory.
     The crop/rescale search runs on a handful of frames only: a definite "no mark" needs full mode."""
-    pairs = list(_decode.iter_frames(container, info, limits, keyframes_only=True))
+    pairs = list(_decode.iter_frames(container, info, limits, keyframes_only=True, deadline=deadline))
     if len(pairs) < FAST_MIN_KEYFRAMES:
         every = max(FAST_SAMPLE_EVERY_S, info.duration_s / FAST_MAX_FRAMES)
         with _decode.open_container(data, limits) as again:
-            pairs = list(_decode.iter_frames(again, info, limits, sample_every_s=every))
+            pairs = list(_decode.iter_frames(again, info, limits, sample_every_s=every, deadline=deadline))
     elif len(pairs) > FAST_MAX_FRAMES:
         pairs = pairs[:: int(np.ceil(len(pairs) / FAST_MAX_FRAMES))]
     if not pairs:
@@ -354,3 +376,8 @@ def _unreadable(
         errors=(reason,),
         timings={k: round(v, 4) for k, v in timings.items()},
     )
+
+
+def unreadable_dict(source: str, mode: str, reason: str) -> dict[str, Any]:
+    """The report dict of a file whose verification could not finish (a crashed or overdue worker)."""
+    return _unreadable(source, mode, reason, {}).to_dict()

@@ -15,11 +15,11 @@ import json
 import logging
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from . import __version__
-from ._verify import verify
+from ._decode import Limits
+from ._isolated import verify_isolated
 from .report import SCHEMA_VERSION, Verdict, VerificationReport
 
 EXIT_CODES: dict[Verdict, int] = {
@@ -55,16 +55,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON reports (one object, or a list for several files)")
     p.add_argument("--fast", action="store_true", help="analyse key frames only (much faster; see docs/verifier.md)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="verify N files in parallel (0 = all cores)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=Limits.timeout_s,
+        metavar="S",
+        help=f"deadline per file in seconds (default {Limits.timeout_s:g}); a file over it reads UNREADABLE (limit)",
+    )
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-
-
-def _verify_one(args: tuple[str, dict[str, Any]]) -> dict[str, Any]:
-    path, kwargs = args
-    try:
-        report = verify(path, **kwargs)
-    except FileNotFoundError as exc:
-        return {"source": path, "error": str(exc)}
-    return report.to_dict()
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -81,13 +79,14 @@ def run(ns: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"dirfa-verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if not ns.timeout > 0:
+        print("dirfa-verify: --timeout must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    kwargs["limits"] = Limits(timeout_s=ns.timeout)
     jobs = ns.jobs if ns.jobs > 0 else (os.cpu_count() or 1)
-    tasks = [(f, kwargs) for f in ns.files]
-    if jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-            results = list(pool.map(_verify_one, tasks))
-    else:
-        results = [_verify_one(t) for t in tasks]
+    # Every file is verified in a supervised worker process: a decoder crash, a memory blow-up or a file past the
+    # deadline costs that file an UNREADABLE report, never the batch (verifier._isolated).
+    results = verify_isolated(ns.files, workers=min(jobs, len(ns.files)), **kwargs)
 
     code = 0
     for result in results:
