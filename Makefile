@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip
 # torch spin-waits on 2 cores without this (30-300x slower small ops); harmless elsewhere.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: setup dev demo test test-fast lint format clean pip-check system-packages
+.PHONY: setup dev demo test test-fast lint format clean pip-check system-packages fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,17 +45,26 @@ test: dev system-packages
 test-fast: dev system-packages
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# Coverage-guided fuzzing of the verifier (fuzz/verifier_fuzz.py) for FUZZ_SECONDS, from generated seeds; the corpus
+# grows in .fuzz/corpus, and any crash, timeout or out-of-memory input is written to .fuzz/ and fails the target.
+FUZZ_SECONDS ?= 60
+fuzz: dev
+	@mkdir -p .fuzz/corpus
+	$(BIN)/python -m fuzz.seeds .fuzz/seeds
+	$(BIN)/python -m fuzz.verifier_fuzz .fuzz/corpus .fuzz/seeds -max_total_time=$(FUZZ_SECONDS) -timeout=60 \
+		-rss_limit_mb=2048 -max_len=65536 -artifact_prefix=.fuzz/ -print_final_stats=1
+
 lint: dev
-	$(BIN)/ruff check sdk provenance models verifier tests benchmarks
-	$(BIN)/ruff format --check sdk provenance models verifier tests benchmarks
+	$(BIN)/ruff check sdk provenance models verifier tests benchmarks fuzz
+	$(BIN)/ruff format --check sdk provenance models verifier tests benchmarks fuzz
 	$(BIN)/mypy
 
 format: dev
-	$(BIN)/ruff format sdk provenance models verifier tests benchmarks
-	$(BIN)/ruff check --fix sdk provenance models verifier tests benchmarks
+	$(BIN)/ruff format sdk provenance models verifier tests benchmarks fuzz
+	$(BIN)/ruff check --fix sdk provenance models verifier tests benchmarks fuzz
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info .fuzz
 
 # `pip check`, except for the one known, deliberate gap: the reference invisible-watermark's opencv-python
 # requirement (its cv2 comes from opencv-contrib-python).

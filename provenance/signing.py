@@ -83,13 +83,37 @@ _ALGS = {
 _EC_SIG_LEN = {"es256": 64, "es384": 96, "es512": 132}
 
 
-def _read(source: str | os.PathLike[str] | bytes, what: str) -> bytes:
+def _read(source: str | os.PathLike[str] | bytes, what: str, *, secret: bool = False) -> bytes:
     if isinstance(source, bytes | bytearray):
         return bytes(source)
     try:
-        return Path(source).read_bytes()
+        data = Path(source).read_bytes()
     except OSError as exc:
         raise IdentityError(f"cannot read the {what} file {os.fspath(source)!r}: {exc.strerror}") from exc
+    if secret:
+        warn_if_exposed(Path(source), what)
+    return data
+
+
+def warn_if_exposed(path: Path, what: str = "private key") -> bool:
+    """Log a warning (and return True) when a file holding key material is readable or writable by anyone but
+    its owner. The key is still used: refusing would break a working deployment without warning first."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return False
+    if os.name != "posix" or not mode & 0o077:
+        return False
+    log.warning(
+        "the %s file %s is accessible to other users (mode %03o); restrict it with `chmod 600 %s` or "
+        "`dirfa keys fix-permissions %s`",
+        what,
+        path,
+        mode,
+        path,
+        path,
+    )
+    return True
 
 
 def _now() -> dt.datetime:
@@ -137,7 +161,7 @@ class SigningIdentity:
         certs = _pki.load_pem_chain(_read(cert_chain_pem, "certificate chain"))
         pw = password.encode() if isinstance(password, str) else password
         try:
-            private_key = serialization.load_pem_private_key(_read(key, "private key"), pw)
+            private_key = serialization.load_pem_private_key(_read(key, "private key", secret=True), pw)
         except (ValueError, TypeError) as exc:
             # Never echo the key bytes; the exception text from cryptography does not contain them.
             raise IdentityError("the private key cannot be loaded (wrong password or not a PEM key)") from exc
@@ -155,7 +179,7 @@ class SigningIdentity:
         """Load a PKCS#12 (.p12/.pfx) bundle holding the key, the leaf and its chain."""
         pw = password.encode() if isinstance(password, str) else password
         try:
-            key, cert, extra = pkcs12.load_key_and_certificates(_read(data, "PKCS#12"), pw)
+            key, cert, extra = pkcs12.load_key_and_certificates(_read(data, "PKCS#12", secret=True), pw)
         except (ValueError, TypeError) as exc:
             raise IdentityError("the PKCS#12 bundle cannot be opened (wrong password or damaged)") from exc
         if key is None or cert is None:

@@ -48,7 +48,38 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     export = sub.add_parser("export-root", help="write the development root certificate (PEM) for a verifier")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
     export.set_defaults(handler=cmd_export_root)
+
+    fix = sub.add_parser(
+        "fix-permissions", help="make key files readable by their owner only (0600; their folder 0700)"
+    )
+    fix.add_argument("files", nargs="*", metavar="FILE", help="key files (default: the development identity's)")
+    fix.set_defaults(handler=cmd_fix_permissions)
     return keys
+
+
+def cmd_fix_permissions(ns: argparse.Namespace) -> int:
+    """chmod 600 each key file (and 700 the development key folder); prints what changed."""
+    files = [Path(f) for f in ns.files]
+    if not files:
+        folder = dev_keys_dir()
+        if not folder.is_dir():
+            print("dirfa keys: no development identity yet (run `dirfa keys init`)", file=sys.stderr)
+            return EXIT_NO_IDENTITY
+        if stat.S_IMODE(folder.stat().st_mode) != 0o700:
+            folder.chmod(0o700)
+            print(f"{folder}: folder now 0700")
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".key", ".p12", ".pfx"))
+    code = EXIT_OK
+    for path in files:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o077:
+                path.chmod(mode & 0o700 | 0o600)
+                print(f"{path}: {mode:03o} -> 600")
+        except OSError as exc:
+            print(f"dirfa keys: cannot fix {path}: {exc.strerror}", file=sys.stderr)
+            code = EXIT_INVALID
+    return code
 
 
 def describe(identity: SigningIdentity) -> dict[str, Any]:

@@ -60,7 +60,12 @@ def _new_ring(size: int) -> tuple[IO[bytes], str]:
     shm = "/dev/shm"
     where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
     f = tempfile.NamedTemporaryFile(prefix="dirfa-ring-", dir=where, delete=False)  # noqa: SIM115 - closed by owner
-    f.truncate(size)
+    try:
+        f.truncate(size)
+    except BaseException:  # no room (a full /dev/shm, a file-size limit): leave nothing behind
+        f.close()
+        _unlink(f.name)
+        raise
     return f, f.name
 
 

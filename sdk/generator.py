@@ -12,8 +12,6 @@ import hashlib
 import logging
 import os
 import secrets
-import shutil
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -25,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from models.face.renderer import FaceRenderer
-from models.motion.model import MotionModel
+from models.motion.model import MotionModel, check_scales
 from provenance import manifest as _manifest
 from provenance._pipeline import background
 from provenance.signing import SigningIdentity, dev_identity
@@ -36,6 +34,7 @@ from . import _inputs, _store
 from ._blas import one_blas_thread
 from ._encode import AUDIO_RATE, Mp4Writer
 from ._render_worker import RenderProcess, RenderWorkerError
+from ._workdir import WorkDir
 from .batch import RenderJob, RenderOutcome, render_many
 from .errors import OutputError, ProvenanceError, ProvenanceFailure, RenderError
 from .results import ManifestSummary, RenderResult
@@ -109,6 +108,7 @@ class Generator:
         progress: Progress | None = None,
     ) -> RenderResult:
         """Animate ``image`` speaking ``audio`` and write a signed, watermarked MP4 to ``output``."""
+        check_scales(expressiveness, head_motion)  # before any work
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         seed = secrets.randbits(31) if seed is None else int(seed)
@@ -202,17 +202,15 @@ class Generator:
     def _write(self, frames, motion, content_id, seed, inputs, out, width, height, renderer_name, progress) -> _Written:
         """Watermark + encode into a temporary file next to ``out``, sign, self-verify, record, rename."""
         timings: dict[str, float] = {}
-        try:
-            workdir = Path(tempfile.mkdtemp(prefix=".dirfa-", dir=out.parent))
-        except OSError as exc:
-            raise OutputError(f"cannot write in the output directory {out.parent}: {exc}") from exc
-        try:
-            unsigned, signed = workdir / "unsigned.mp4", workdir / "signed.mp4"
+        with WorkDir(out) as work:  # claims the output name; removed however this ends (see sdk._workdir)
+            unsigned, signed = work.unsigned, work.signed
             t = time.perf_counter()
             try:
                 self._encode(frames, len(motion), content_id, unsigned, width, height, inputs.audio_out, progress)
             except ProvenanceError as exc:  # the watermark could not be applied: never write the frames without it
                 raise ProvenanceFailure(f"watermarking failed: {exc}") from exc
+            except OSError as exc:  # ENOSPC, EIO, a quota: PyAV's errors are OSErrors too
+                raise OutputError(f"cannot write {out}: {exc}") from exc
             timings["render_watermark_encode"] = time.perf_counter() - t
 
             t = time.perf_counter()
@@ -231,10 +229,11 @@ class Generator:
             manifest_id = self._record(manifest_bytes, content_id, signed)
             timings["store"] = time.perf_counter() - t
 
-            os.replace(signed, out)
+            try:
+                os.replace(signed, out)
+            except OSError as exc:
+                raise OutputError(f"cannot write {out}: {exc}") from exc
             _fsync_dir(out.parent)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
         return _Written(report, manifest_id, timings)
 
     def render_many(self, jobs: Iterable[RenderJob], *, workers: int = 2) -> list[RenderOutcome]:
@@ -276,11 +275,13 @@ class Generator:
         )
 
     def _self_verify(self, path: Path, content_id: str):
-        from verifier import Verdict, verify
+        from verifier import Limits, Verdict, verify
 
         root = self.identity.root_pem
         anchors = TrustAnchors.from_pem(root) if root else None
-        report = verify(path, trust=anchors, key=self._watermark_key, mode="fast")
+        # Our own file: the upload-server deadline does not apply (a long render's fast check takes seconds).
+        limits = Limits(timeout_s=max(120.0, self.max_duration))
+        report = verify(path, trust=anchors, key=self._watermark_key, mode="fast", limits=limits)
         expected = {Verdict.VERIFIED} if anchors else {Verdict.VERIFIED, Verdict.SIGNED_UNTRUSTED}
         if report.verdict not in expected or report.watermark.content_id != content_id:
             raise ProvenanceFailure(

@@ -291,7 +291,7 @@ class DenseWarp:
         """Solve x + d(x) = p by Newton steps, d given on a box of the grid (at ``box``); points are (rows, cols,
         2) frame coordinates. Returns (x, lower weight at x)."""
         off, f = self._map_off
-        jac = _jacobian(d, f)
+        jac = _jacobian(d, float(f))
         for _ in range(NEWTON_STEPS):
             g = (x - off) / f - box
             dx = cv2.remap(d, g, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -44,6 +44,12 @@ def load_audio(
     if isinstance(source, np.ndarray):
         if sample_rate is None:
             raise AudioError("sample_rate is required when audio is given as an array")
+        sample_rate = _checked_rate(sample_rate)
+        # Duration from the sample count, before any copy or resampling (a 3-hour array would otherwise cost GBs
+        # of conversions before being refused).
+        n = source.shape[0] if source.ndim >= 1 else 0
+        if max_seconds is not None and n > max_seconds * sample_rate:
+            raise AudioError(f"audio is {n / sample_rate:.0f} s long, longer than the maximum of {max_seconds:.0f} s")
         samples = _array_to_mono(source)
         if int(sample_rate) != target_rate:
             samples = _resample_array(samples, int(sample_rate), target_rate)
@@ -63,6 +69,16 @@ def load_audio(
     if max_seconds is not None and samples.size > max_seconds * target_rate:
         raise AudioError(f"audio is longer than the maximum of {max_seconds:.0f} s")
     return samples
+
+
+def _checked_rate(sample_rate: object) -> int:
+    try:
+        rate = int(sample_rate)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}") from exc
+    if rate != sample_rate or not 1000 <= rate <= 768_000:
+        raise AudioError(f"sample_rate must be an integer between 1000 and 768000 Hz, got {sample_rate!r}")
+    return rate
 
 
 def _array_to_mono(samples: np.ndarray) -> np.ndarray:

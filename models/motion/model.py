@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import numbers
 import secrets
 from dataclasses import dataclass
 from importlib import resources
@@ -34,6 +36,17 @@ from .runtime import MotionRuntime
 log = logging.getLogger(__name__)
 
 CARD_FILE = "dirfa_motion.json"
+MAX_SCALE = 3.0  # expressiveness / head_motion above this only drive the motion into its clipping limits
+
+
+def check_scales(expressiveness: object, head_motion: object) -> None:
+    """ValueError unless both are finite real numbers in [0, MAX_SCALE]."""
+    for name, value in (("expressiveness", expressiveness), ("head_motion", head_motion)):
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
+        if not (ok and 0.0 <= float(value) <= MAX_SCALE):  # type: ignore[arg-type]
+            raise ValueError(f"{name} must be a number in [0, {MAX_SCALE:g}], got {value!r}")
+
+
 _MOUTH_AND_FACE = [MOTION_INDEX[n] for n in ("jaw_open", "lip_stretch", "lip_pucker", "upper_lip_raise",
                                               "lower_lip_depress", "smile", "brow_raise", "brow_furrow")]  # fmt: skip
 _HEAD = [MOTION_INDEX[n] for n in ("head_yaw", "head_pitch", "head_roll", "head_tx", "head_ty", "head_scale")]
@@ -118,8 +131,7 @@ class MotionModel:
             raise ValueError("temperature must be >= 0")
         if fps <= 0:
             raise ValueError("fps must be > 0")
-        if expressiveness < 0 or head_motion < 0:
-            raise ValueError("expressiveness and head_motion must be >= 0")
+        check_scales(expressiveness, head_motion)
         samples = _audio.load_audio(audio, sample_rate=sample_rate)
         if _audio.is_silent(samples):
             raise AudioError("audio is silent")

@@ -47,7 +47,7 @@ def test_render_result_describes_the_file(rendered):
     assert (rendered.width, rendered.height) == (512, 512)
     assert rendered.manifest.development_identity
     assert rendered.verdict == "verified"  # self-verification trusts the identity's own root
-    assert not list(rendered.path.parent.glob(".dirfa-*")), "temporary files left behind"
+    assert not list(rendered.path.parent.glob(".*dirfa*")), "temporary files left behind"
 
 
 def test_video_and_audio_durations_match(rendered):

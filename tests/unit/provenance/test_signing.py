@@ -338,3 +338,24 @@ def test_public_api_the_sdk_and_verifier_use():
         "MALFORMED",
         "ABSENT",
     ]
+
+
+def test_a_world_readable_private_key_file_is_used_with_a_warning(pki, tmp_path, caplog):
+    from sdk._cli_keys import cmd_fix_permissions
+
+    key = tmp_path / "leaf.key"
+    key.write_bytes(pki["leaf.key"].read_bytes())
+    key.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="provenance.signing"):
+        assert "dirfa test signer" in SigningIdentity.from_pem(pki["chain.pem"], key).subject
+    assert "accessible to other users" in caplog.text and "fix-permissions" in caplog.text
+    assert "PRIVATE KEY" not in caplog.text
+
+    import argparse
+
+    assert cmd_fix_permissions(argparse.Namespace(files=[str(key)])) == 0
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="provenance.signing"):
+        SigningIdentity.from_pem(pki["chain.pem"], key)
+    assert "accessible" not in caplog.text
