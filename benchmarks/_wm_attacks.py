@@ -85,6 +85,63 @@ def trim_middle(frames, seconds: float = 2.0):
     return frames[:start] + frames[start + cut :]
 
 
+def greyscale(frames):
+    """A black-and-white filter: BT.601 luma in all three channels (chroma is gone)."""
+    return [np.repeat(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2) for f in frames]
+
+
+def mirror(frames):
+    return [np.ascontiguousarray(f[:, ::-1]) for f in frames]
+
+
+def stretch(frames, sx: float, sy: float = 1.0):
+    """Non-uniform scaling (an aspect-ratio change, e.g. 4:3 shown as 16:9)."""
+    h, w = frames[0].shape[:2]
+    size = (round(w * sx) // 2 * 2, round(h * sy) // 2 * 2)
+    return [cv2.resize(f, size, interpolation=cv2.INTER_CUBIC if sx * sy >= 1 else cv2.INTER_AREA) for f in frames]
+
+
+def vertical_canvas(frames):
+    """A 9:16 vertical frame: the video fitted to the width, centred, over a blurred, zoomed copy of itself."""
+    h, w = frames[0].shape[:2]
+    cw, ch = 720, 1280
+    fit_h = round(h * cw / w) // 2 * 2
+    out = []
+    for f in frames:
+        bg = cv2.GaussianBlur(cv2.resize(f, (cw, ch), interpolation=cv2.INTER_LINEAR), (0, 0), 25)
+        y0 = (ch - fit_h) // 2
+        bg[y0 : y0 + fit_h] = cv2.resize(f, (cw, fit_h), interpolation=cv2.INTER_CUBIC)
+        out.append(bg)
+    return out
+
+
+def picture_in_picture(frames, scale: float = 0.45, at: tuple[float, float] = (0.52, 0.08)):
+    """The video scaled to ``scale`` of a 1280x720 canvas height, at (x, y) fractions of the canvas, over another
+    (unmarked) moving picture."""
+    cw, ch = 1280, 720
+    h, w = frames[0].shape[:2]
+    ph = round(ch * scale) // 2 * 2
+    pw = round(w * ph / h) // 2 * 2
+    x0, y0 = int(at[0] * cw), int(at[1] * ch)
+    rng = np.random.default_rng(5)
+    base = cv2.GaussianBlur(rng.integers(0, 255, (ch, cw, 3), dtype=np.uint8), (0, 0), 9)
+    base = cv2.normalize(base, None, 0, 255, cv2.NORM_MINMAX)
+    out = []
+    for i, f in enumerate(frames):
+        bg = np.roll(base, 3 * i, axis=1).copy()
+        bg[y0 : y0 + ph, x0 : x0 + pw] = cv2.resize(f, (pw, ph), interpolation=cv2.INTER_AREA)
+        out.append(bg)
+    return out
+
+
+def hevc(frames, crf: int = 28):
+    return encode(frames, "libx265", {"crf": str(crf), "preset": "fast", "x265-params": "log-level=error"})
+
+
+def av1(frames):
+    return encode(frames, "libsvtav1", {"crf": "35", "preset": "10"})
+
+
 # name -> (attack, fps of the result)
 ATTACKS: dict[str, tuple[Callable, int]] = {
     "none": (lambda f: f, FPS),
@@ -110,3 +167,21 @@ ATTACKS: dict[str, tuple[Callable, int]] = {
     "fps 25->15": (lambda f: change_fps(f, 15), 15),
     "trim 2 s from middle": (trim_middle, FPS),
 }
+
+# Issue 16: everyday edits, each followed by a codec.
+EDITS: dict[str, tuple[Callable, int]] = {
+    "greyscale + crf23": (lambda f: h264(greyscale(f), 23), FPS),
+    "greyscale + vp9": (lambda f: vp9(greyscale(f)), FPS),
+    "mirror + crf23": (lambda f: h264(mirror(f), 23), FPS),
+    "mirror + vp9": (lambda f: vp9(mirror(f)), FPS),
+    "crop 70% (49% area) + crf23": (lambda f: h264(crop(f, 0.7), 23), FPS),
+    "crop 60% + crf23": (lambda f: h264(crop(f, 0.6), 23), FPS),
+    "stretch 4:3->16:9 + crf23": (lambda f: h264(stretch(f, 4 / 3), 23), FPS),
+    "stretch 1.2x tall + crf23": (lambda f: h264(stretch(f, 1.0, 1.2), 23), FPS),
+    "9:16 canvas, blurred fill + crf23": (lambda f: h264(vertical_canvas(f), 23), FPS),
+    "picture-in-picture 0.45 + crf23": (lambda f: h264(picture_in_picture(f), 23), FPS),
+    "mirror + greyscale + crf23": (lambda f: h264(greyscale(mirror(f)), 23), FPS),
+    "mirror + hevc crf28": (lambda f: hevc(mirror(f)), FPS),
+    "stretch 4:3->16:9 + av1": (lambda f: av1(stretch(f, 4 / 3)), FPS),
+}
+ATTACKS_ALL = {**ATTACKS, **EDITS}

@@ -32,9 +32,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _wm_attacks import ATTACKS, FPS  # noqa: E402
+from _wm_attacks import ATTACKS_ALL as ATTACKS  # noqa: E402
+from _wm_attacks import FPS  # noqa: E402
 
-from provenance.watermark import VideoWatermarker, _code, _decide, _keys, _measure, _resample, new_content_id  # noqa: E402  # noqa: E402
+from provenance.watermark import (  # noqa: E402
+    EmbedParams,
+    VideoWatermarker,
+    _code,
+    _decide,
+    _keys,
+    _measure,
+    _resample,
+    new_content_id,
+)
 
 MEDIA = REPO.parent / "shared" / "media"
 SOURCES_512 = ["hallo__5.jpg", "echomimic__a.png"]
@@ -96,7 +106,7 @@ def ssim(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 def aligned_frame_accuracy(frames, cid: str, wm: VideoWatermarker, fps: float) -> float:
     """Per-frame accuracy of the aligned soft bits against the TRUE codeword (best carrier signs)."""
     params = wm._params
-    word = _code.encode(_code.content_id_to_bits(cid))
+    word = _code.encode(_code.content_id_to_bits(cid, wm._params.version))
     ch = tuple(c for c, _ in params.carriers)
     st = tuple(s for _, s in params.carriers)
     meas = [_measure.measure_planes(_measure.planes(f, ch, _resample.working_shape(*f.shape[:2])), st) for f in frames]
@@ -114,8 +124,15 @@ def aligned_frame_accuracy(frames, cid: str, wm: VideoWatermarker, fps: float) -
     return best
 
 
-def run_ours(name: str, frames: list[np.ndarray], attacks: list[str], out_dir: Path) -> dict:
-    wm = VideoWatermarker()
+MARKS = {
+    2: EmbedParams(),  # mark version 2 (V + Y carriers), the default
+    1: EmbedParams(carriers=(("v", 76.0),), version=1, legacy=()),  # mark version 1 as shipped until 2026-12
+}
+
+
+def run_ours(name: str, frames: list[np.ndarray], attacks: list[str], out_dir: Path, mark: int = 2) -> dict:
+    wm = VideoWatermarker(params=MARKS[mark])
+    detector = VideoWatermarker()  # today's detector finds both versions
     cid = new_content_id()
     t0 = time.perf_counter()
     marked = list(wm.embed(frames, cid))
@@ -139,7 +156,7 @@ def run_ours(name: str, frames: list[np.ndarray], attacks: list[str], out_dir: P
         fn, fps = ATTACKS[attack]
         attacked = fn(marked)
         t0, c0 = time.perf_counter(), time.process_time()
-        det = wm.detect(attacked, fps=float(fps))
+        det = detector.detect(attacked, fps=float(fps))
         dt, dc = time.perf_counter() - t0, time.process_time() - c0
         exact = det.found and det.content_id == cid
         acc = det.frame_bit_agreement if exact else aligned_frame_accuracy(attacked, cid, wm, fps)
@@ -275,6 +292,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--markdown", type=Path, help="print markdown tables from a saved --json report and exit")
     ap.add_argument("--speed", action="store_true", help="only the 512x512 speed figures (best of 5 runs)")
+    ap.add_argument("--mark", type=int, choices=(1, 2), default=2, help="embed mark version 1 or 2 (default 2)")
+    ap.add_argument("--attacks", nargs="+", help="only these attacks (names as in benchmarks/_wm_attacks.py)")
     args = ap.parse_args()
     if args.speed:
         frames = motion_clip(load(SOURCES_512[0]), (512, 512), 50)
@@ -285,7 +304,7 @@ def main() -> None:
         return
     args.out.mkdir(parents=True, exist_ok=True)
     n = int(args.seconds * FPS)
-    attacks = list(ATTACKS)
+    attacks = args.attacks or list(ATTACKS)
     clips = []
     if args.quick:
         n = 50
@@ -298,6 +317,7 @@ def main() -> None:
         for s in SOURCES_720:
             clips.append((Path(s).stem + "_720p", motion_clip(load(s), (1280, 720), n)))
     report = {
+        "mark": args.mark,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_average_start": os.getloadavg(),
@@ -307,7 +327,7 @@ def main() -> None:
     report["speed"] = speed(clips[0][1])
     print("speed", report["speed"], flush=True)
     for name, frames in clips:
-        report["clips"].append(run_ours(name, frames, attacks, args.out))
+        report["clips"].append(run_ours(name, frames, attacks, args.out, args.mark))
     if not args.no_baselines:
         nb = int(args.baseline_seconds * FPS)
         report["baselines"] = run_baselines(clips[0][1][:nb], attacks, decode_frames=10, riva_frames=10)

@@ -1,6 +1,7 @@
 """Payload format, error-correcting code and the binomial decision statistic.
 
-Payload (52 bits, MSB first): 4-bit version (currently 1) || 48-bit content ID.
+Payload (52 bits, MSB first): 4-bit version (2 since mark v2, which adds the luma carrier; 1 is still detected) ||
+48-bit content ID.
 Code: terminated convolutional code, constraint length 7, rate 1/4, generators 133, 171, 165, 117 (octal):
 (52 + 6 tail bits) x 4 = 232 coded bits, decoded with a soft-decision Viterbi decoder vectorised over the
 64 states and over a batch of hypotheses.
@@ -14,7 +15,8 @@ import numpy as np
 
 from ..errors import WatermarkInputError
 
-VERSION = 1
+VERSION = 2  # written by the embedder
+VERSIONS = (1, 2)  # accepted by the detector (each valid version doubles the codewords of the union bound)
 VERSION_BITS = 4
 ID_BITS = 48
 K = 7
@@ -40,7 +42,7 @@ _OUT = np.stack([_parity(_REG & g) for g in GENERATORS], axis=-1)  # (64, 2, 4) 
 _NEXT = _REG >> 1
 
 
-def content_id_to_bits(content_id: str) -> np.ndarray:
+def content_id_to_bits(content_id: str, version: int = VERSION) -> np.ndarray:
     if not isinstance(content_id, str) or len(content_id) != 12:
         raise WatermarkInputError("content_id must be 12 lowercase hex characters (48 bits)")
     try:
@@ -49,7 +51,7 @@ def content_id_to_bits(content_id: str) -> np.ndarray:
         raise WatermarkInputError("content_id must be 12 lowercase hex characters (48 bits)") from exc
     if content_id != content_id.lower() or not all(c in "0123456789abcdef" for c in content_id):
         raise WatermarkInputError("content_id must be 12 lowercase hex characters (48 bits)")
-    word = (VERSION << ID_BITS) | value
+    word = (version << ID_BITS) | value
     return np.array([(word >> (N_INFO - 1 - i)) & 1 for i in range(N_INFO)], dtype=np.int64)
 
 

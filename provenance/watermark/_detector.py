@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import WatermarkInputError
 from . import _code, _decide, _keys, _resample, _sync, _tone
 from ._frames import MIN_DETECT_SHORT, check_frame
-from ._measure import Geometry, measure_planes, planes, work_from_fine
+from ._measure import Geometry, measure_planes, mirrored, planes, work_from_fine
 
 FINE_SHORT = 512  # kept frames are stored at this short side (uint8 RGB) for re-synchronisation
 
@@ -77,6 +77,12 @@ def _fine_rgb(frame: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+# Aspect ratios a stretched video may have been made at (renders: 1:1 crops, or the portrait's own framing): a
+# non-uniform rescale (4:3 shown as 16:9, a 1:1 video fitted to 9:16) is undone by resampling the kept frames to
+# each, keeping the short side. All are counted; the ASPECT_TRY best by the blind coherence are decoded.
+ASPECTS = (1.0, 4 / 3, 3 / 4, 3 / 2, 2 / 3, 16 / 9, 9 / 16, 5 / 4, 4 / 5)
+ASPECT_TRY = 2
+
 ALL_SHIFTS = tuple((sy, sx) for sy in range(_keys.TILE) for sx in range(_keys.TILE))
 
 
@@ -111,7 +117,22 @@ def _best_shift(tiles, pairs, lay, key, shifts) -> tuple[int, int]:
     return shifts[int(np.argmax(agree.max(axis=1)))]
 
 
-def _evaluate(tiles, pairs, t_centre, key, log10_hyp, frame_s, shifts=((0, 0),)):
+def _evaluate(tiles, pairs, t_centre, key, log10_hyp, frame_s, shifts=((0, 0),), groups=None):
+    """:func:`_evaluate_one` for each carrier group (the current mark's carriers; those of mark version 1, at
+    another QIM step): the group whose clip or best window test is strongest. Groups are decoded separately, so a
+    carrier measured at the wrong step adds no noise to the other's evidence; each group's hypotheses are counted."""
+    groups = groups or (tuple(range(tiles.shape[1])),)
+    best, best_p = None, math.inf
+    for group in groups:
+        idx = list(group)
+        result = _evaluate_one(tiles[:, idx], pairs[:, idx], t_centre, key, log10_hyp, frame_s, shifts)
+        p = min([result[0].log10_p] + [w[3].log10_p for w in result[1]])
+        if best is None or p < best_p:
+            best, best_p = result, p
+    return best
+
+
+def _evaluate_one(tiles, pairs, t_centre, key, log10_hyp, frame_s, shifts=((0, 0),)):
     """Clip test (at the best of the cyclic tile shifts in ``shifts``) + window tests at that shift."""
     lay = _decide.layouts_for(t_centre)
     n = tiles.shape[0]
@@ -136,13 +157,13 @@ def _n_windows(t_centre: np.ndarray, frame_s: float) -> int:
 
 
 def _fill(raw: _Raw, clip, wins, agree, t_centre, log10_hyp, fps: float) -> None:
-    found_clip = clip.log10_p <= _decide.LOG10_ALPHA and clip.version == _code.VERSION
+    found_clip = clip.log10_p <= _decide.LOG10_ALPHA and clip.version in _code.VERSIONS
     best = clip
     if not found_clip:
-        passing = [w[3] for w in wins if w[3].log10_p <= _decide.LOG10_ALPHA and w[3].version == _code.VERSION]
+        passing = [w[3] for w in wins if w[3].log10_p <= _decide.LOG10_ALPHA and w[3].version in _code.VERSIONS]
         if passing:
             best = min(passing, key=lambda r: r.log10_p)
-    raw.found = best.log10_p <= _decide.LOG10_ALPHA and best.version == _code.VERSION
+    raw.found = best.log10_p <= _decide.LOG10_ALPHA and best.version in _code.VERSIONS
     raw.content_id = best.content_id
     raw.version = best.version
     raw.log10_p = best.log10_p if raw.found else clip.log10_p
@@ -155,7 +176,7 @@ def _fill(raw: _Raw, clip, wins, agree, t_centre, log10_hyp, fps: float) -> None
     raw.windows = []
     ranges = []
     for start, end, _idx, res, wsoft in wins:
-        own = res.content_id if res.log10_p <= _decide.LOG10_ALPHA and res.version == _code.VERSION else None
+        own = res.content_id if res.log10_p <= _decide.LOG10_ALPHA and res.version in _code.VERSIONS else None
         matches = False
         if raw.found:
             _, p_known = _decide.known_test(wsoft, best.codeword, log10_hyp)
@@ -186,9 +207,11 @@ def _fill(raw: _Raw, clip, wins, agree, t_centre, log10_hyp, fps: float) -> None
 
 
 def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, timestamps, options):
-    channels = tuple(c for c, _ in params.carriers)
-    steps = tuple(float(st) for _, st in params.carriers)
+    carriers = params.detect_carriers
+    channels = tuple(c for c, _ in carriers)
+    steps = tuple(float(st) for _, st in carriers)
     tiles, pairs, times = [], [], []
+    m_tiles, m_pairs = [], []  # the mirror hypothesis: every frame measured flipped back as well
     keeper = _Keeper(options.keep_frames) if options.resync else None
     n = 0
     for i, frame in enumerate(frames):
@@ -196,9 +219,13 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         if timestamps is not None and i >= len(timestamps):
             raise WatermarkInputError("more frames than timestamps")
         t = (float(timestamps[i]) if timestamps is not None else i / fps) + 0.5 / fps
-        f, p = measure_planes(planes(frame, channels, _resample.working_shape(*frame.shape[:2])), steps)
+        work = planes(frame, channels, _resample.working_shape(*frame.shape[:2]))
+        f, p = measure_planes(work, steps)
         tiles.append(f)
         pairs.append(p)
+        f, p = measure_planes(mirrored(work), steps)
+        m_tiles.append(f)
+        m_pairs.append(p)
         times.append(t)
         if keeper is not None and keeper.wants(i):
             keeper.add(i, t, _fine_rgb(frame))
@@ -209,20 +236,30 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         raise WatermarkInputError(f"{len(timestamps)} timestamps for {n} frames")
     tiles_a, pairs_a, t_a = np.array(tiles), np.array(pairs), np.array(times)
 
-    per_test = math.log10(_decide.hypotheses_per_test(len(channels)))
-    n_tests = 1 + _n_windows(t_a, 1.0 / fps)
+    # Carrier groups, decoded separately: the current mark's carriers, then version 1's (V alone, step 76).
+    main = tuple(range(len(params.carriers)))
+    groups = (main,) + ((tuple(range(len(main), len(carriers))),) if len(carriers) > len(main) else ())
+    per_test = math.log10(sum(_decide.hypotheses_per_test(len(g)) for g in groups))
+    n_tests = 2 * (1 + _n_windows(t_a, 1.0 / fps))  # aligned, and aligned after mirroring back
     if keeper is not None:
         # Candidate 1: aligned grid under each tone hypothesis but the identity; candidate 2: scale and grid
         # phase, then every cyclic tile shift. Counted whether or not they run, and for every hypothesis of
         # the set even though only the best-scoring few are decoded.
-        n_tests += (len(_tone.TONES) - 1 + len(ALL_SHIFTS)) * (
+        n_tests += (len(_tone.TONES) - 1 + len(ASPECTS) + len(ALL_SHIFTS)) * (
             1 + _n_windows(np.array([it[1] for it in keeper.items]), 1.0 / fps)
         )
     log10_hyp = per_test + math.log10(n_tests)
 
     raw = _Raw(log10_hypotheses=log10_hyp)
-    clip, wins, agree, _ = _evaluate(tiles_a, pairs_a, t_a, key, log10_hyp, 1.0 / fps)
+    clip, wins, agree, _ = _evaluate(tiles_a, pairs_a, t_a, key, log10_hyp, 1.0 / fps, groups=groups)
     _fill(raw, clip, wins, agree, t_a, log10_hyp, fps)
+    if not raw.found:
+        mirror = _Raw(log10_hypotheses=log10_hyp, geometry="mirrored")
+        m_a = (np.array(m_tiles), np.array(m_pairs))
+        clip, wins, agree, _ = _evaluate(*m_a, t_a, key, log10_hyp, 1.0 / fps, groups=groups)
+        _fill(mirror, clip, wins, agree, t_a, log10_hyp, fps)
+        if mirror.found:
+            return mirror
     if raw.found or keeper is None:
         return raw
 
@@ -238,12 +275,12 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
             k_t.append(t)
         k_t_a = np.array(k_t)
         clip, wins, agree, shift = _evaluate(
-            np.array(k_tiles), np.array(k_pairs), k_t_a, key, log10_hyp, 1.0 / fps, shifts
+            np.array(k_tiles), np.array(k_pairs), k_t_a, key, log10_hyp, 1.0 / fps, shifts, groups
         )
         cand = _Raw(log10_hypotheses=log10_hyp, resynchronised=True)
         cand.geometry = (
             f"scale={geometry.scale:.4f} phase=({geometry.py},{geometry.px}) shift=({shift[0]},{shift[1]}) "
-            f"{tone.describe()}"
+            f"{tone.describe()}" + (f" aspect={geometry.aspect:.3f}" if geometry.aspect else "")
         )
         _fill(cand, clip, wins, agree, k_t_a, log10_hyp, fps)
         if cand.found or cand.log10_p < best_raw.log10_p:
@@ -261,10 +298,16 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     _best, scores = _tone.search(rgbs, channels, steps)
     for tone in _tone.ranked(scores):
         yield Geometry(), tone, ((0, 0),)
+    # Candidate 1b: a non-uniform rescale, undone for each standard aspect ratio the frames do not already have.
+    fines = [np.array(_tone.carrier_planes(rgb, channels, 1.0), dtype=np.float32) for rgb in rgbs]
+    h, w = rgbs[0].shape[:2]
+    aspects = [a for a in ASPECTS if abs(math.log(a * h / w)) > 0.03]
+    scored = sorted(aspects, key=lambda a: -_sync._exact_score(fines[::3], steps, Geometry(aspect=a)))
+    for a in scored[:ASPECT_TRY]:
+        yield Geometry(aspect=a), _tone.Tone(1.0, 1.0), ((0, 0),)
     # Candidate 2: grid scale and phase, then the contrast gain at the found grid; the cyclic tile shift is
     # searched by decoding every one. (The curve of candidate 1 is not carried over: on a misaligned grid its
     # score says nothing.)
-    fines = [np.array(_tone.carrier_planes(rgb, channels, 1.0), dtype=np.float32) for rgb in rgbs]
     g = _sync.search_grid(fines, steps)
     gain_scores = _tone.scores({1.0: [[work_from_fine(pl, g) for pl in f] for f in fines]}, steps)
     yield g, _tone.best_gain(gain_scores, 1.0), ALL_SHIFTS

@@ -32,13 +32,24 @@ class EmbedParams:
     texture_ref: luma LL texture energy (sqrt(|B|^2 - s0^2)) at which a block gets the full move.
     """
 
-    carriers: tuple[tuple[str, float], ...] = (("v", 76.0),)
+    carriers: tuple[tuple[str, float], ...] = (("v", 70.0), ("y", 24.0))
     alpha_flat: float = 0.6
     texture_ref: float = 32.0
+    version: int = _code.VERSION
+    alpha_flat_luma: float = 0.3  # the luma carrier's share on flat blocks: luma steps show where chroma ones do not
+    # Carriers the DETECTOR also measures (not embedded): mark version 1 put V alone at step 76, so v1 files are
+    # still found; a carrier at the wrong step is incoherent and gets no weight.
+    legacy: tuple[tuple[str, float], ...] = (("v", 76.0),)
+
+    @property
+    def detect_carriers(self) -> tuple[tuple[str, float], ...]:
+        return self.carriers + tuple(c for c in self.legacy if c not in self.carriers)
 
     def __post_init__(self) -> None:
         if not self.carriers or any(c not in _rule.CHANNEL_RGB or s <= 0 for c, s in self.carriers):
             raise WatermarkInputError("carriers must be (plane in 'y','u','v', positive step) pairs")
+        if self.version not in _code.VERSIONS:
+            raise WatermarkInputError(f"version must be one of {_code.VERSIONS}")
 
 
 def channel_bits(coded_bits: np.ndarray, key: bytes, layout: int, bh: int, bw: int) -> np.ndarray:
@@ -69,10 +80,11 @@ def dc_shift(blocks: np.ndarray, bits: np.ndarray, step: float, iterations: int 
     return shift
 
 
-def texture_mask(y_blocks: np.ndarray, params: EmbedParams) -> np.ndarray:
+def texture_mask(y_blocks: np.ndarray, params: EmbedParams, flat: float | None = None) -> np.ndarray:
     s0, _, _, fro2 = _rule.top_singular(y_blocks, iterations=3)
     texture = np.sqrt(np.maximum(fro2 - s0**2, 0.0))
-    return params.alpha_flat + (1.0 - params.alpha_flat) * np.minimum(texture / params.texture_ref, 1.0)
+    flat = params.alpha_flat if flat is None else flat
+    return flat + (1.0 - flat) * np.minimum(texture / params.texture_ref, 1.0)
 
 
 def _block_map_to_native(values: np.ndarray, wshape: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
@@ -141,8 +153,9 @@ def embed_frame(frame: np.ndarray, bits: np.ndarray, params: EmbedParams) -> np.
     delta = np.zeros((*bits.shape, 3), np.float64)  # per-block RGB change
     for channel, step in params.carriers:
         blocks = y_blocks if channel == "y" else _rule.ll_blocks(_rule.haar_ll(_rule.carrier(work, channel)))
+        a = texture_mask(y_blocks, params, params.alpha_flat_luma) if channel == "y" else alpha
         # A uniform LL shift c is a pixel change of c / 2 over the block (inverse Haar, details unchanged).
-        delta += (dc_shift(blocks, bits, step) * alpha * 0.5)[..., None] * _rule.CHANNEL_RGB[channel]
+        delta += (dc_shift(blocks, bits, step) * a * 0.5)[..., None] * _rule.CHANNEL_RGB[channel]
     if factor:
         # Block-constant change on an exact multiple of the grid: round once per block and add in integers
         # (rint(frame + d) == frame + rint(d) for integer frames).
@@ -157,7 +170,7 @@ def embed_frame(frame: np.ndarray, bits: np.ndarray, params: EmbedParams) -> np.
 def embed_stream(
     frames: Iterable[np.ndarray], content_id: str, key: bytes, fps: float, params: EmbedParams
 ) -> Iterator[np.ndarray]:
-    coded = _code.encode(_code.content_id_to_bits(content_id))
+    coded = _code.encode(_code.content_id_to_bits(content_id, params.version))
     shape = None
     bits_cache: dict[int, np.ndarray] = {}
     count = 0

@@ -31,11 +31,26 @@ class Geometry:
     px: int = 0
     sy: int = 0
     sx: int = 0
+    aspect: float = 0.0  # > 0: first resample the frame to this width / height, keeping its short side (stretch)
 
 
 def planes(frame: np.ndarray, channels: tuple[str, ...], shape: tuple[int, int]) -> list[np.ndarray]:
     rgb = frame.astype(np.float32)
-    return [_resample.resize(_rule.carrier(rgb, c), shape) for c in channels]
+    done: dict[str, np.ndarray] = {}
+    for c in channels:  # a plane measured at two QIM steps is computed once
+        if c not in done:
+            done[c] = _resample.resize(_rule.carrier(rgb, c), shape)
+    return [done[c] for c in channels]
+
+
+def mirrored(work_planes: list[np.ndarray]) -> list[np.ndarray]:
+    """The working planes of a horizontally mirrored frame, mirrored back: the frame as it was marked (area
+    resampling commutes with the flip, so this equals measuring the re-mirrored frame)."""
+    done: dict[int, np.ndarray] = {}
+    for p in work_planes:  # keep one array per distinct plane (measure_planes computes its s0 once)
+        if id(p) not in done:
+            done[id(p)] = np.ascontiguousarray(p[:, ::-1])
+    return [done[id(p)] for p in work_planes]
 
 
 SUPER = 4  # re-synchronisation works at 4x the working resolution: crops need sub-pixel grid phases
@@ -48,10 +63,20 @@ def super_shape(h: int, w: int, scale: float) -> tuple[int, int]:
 
 def work_from_fine(plane: np.ndarray, g: Geometry) -> np.ndarray:
     """A stored fine plane -> the working plane under geometry ``g`` (scale, then sub-pixel grid phase)."""
+    if g.aspect > 0:
+        plane = unstretch(plane, g.aspect)
     h, w = plane.shape
     sup = _resample.resize(plane, super_shape(h, w, g.scale))[g.py :, g.px :]
     hh, ww = sup.shape[0] // SUPER * SUPER, sup.shape[1] // SUPER * SUPER
     return sup[:hh, :ww].reshape(hh // SUPER, SUPER, ww // SUPER, SUPER).mean(axis=(1, 3))
+
+
+def unstretch(plane: np.ndarray, aspect: float) -> np.ndarray:
+    """Resample ``plane`` to width / height = ``aspect``, keeping its short side (undoes a non-uniform scaling
+    that turned a frame of that aspect into this one)."""
+    h, w = plane.shape
+    shape = (h, max(8, round(h * aspect))) if h <= w else (max(8, round(w / aspect)), w)
+    return _resample.resize(plane, shape)
 
 
 def block_s0(plane: np.ndarray, py: int = 0, px: int = 0) -> np.ndarray:
@@ -70,9 +95,27 @@ def fold(s0: np.ndarray, step: float, sy: int = 0, sx: int = 0) -> tuple[np.ndar
     return tiles, complex(np.mean(z * z))
 
 
+# A carrier whose blocks all have (nearly) the same s0 carries no evidence: a plane a greyscale filter flattened
+# (V = 128 everywhere) would otherwise look perfectly coherent (|mean z^2| = 1) and outweigh the carrier that
+# still holds the mark. Its frame contributes nothing for that carrier.
+FLAT_S0_STD = 1.0  # LL units (one level over a block moves s0 by 8)
+
+
 def measure_planes(
     work_planes: list[np.ndarray], steps: tuple[float, ...], sy: int = 0, sx: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Working planes -> ((K, 256) tile sums, (K,) mean z^2)."""
-    out = [fold(block_s0(p), s, sy, sx) for p, s in zip(work_planes, steps, strict=True)]
-    return np.array([o[0] for o in out]), np.array([o[1] for o in out])
+    tiles, pairs = [], []
+    cache: dict[int, np.ndarray] = {}
+    for p, step in zip(work_planes, steps, strict=True):
+        if id(p) not in cache:  # the same plane at two steps: one s0
+            cache[id(p)] = block_s0(p)
+        s0 = cache[id(p)]
+        if s0.size == 0 or float(np.std(s0)) < FLAT_S0_STD:
+            tiles.append(np.zeros(_keys.N_POSITIONS, complex))
+            pairs.append(0j)
+            continue
+        t, m = fold(s0, step, sy, sx)
+        tiles.append(t)
+        pairs.append(m)
+    return np.array(tiles), np.array(pairs)

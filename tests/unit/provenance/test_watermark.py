@@ -59,7 +59,7 @@ def test_round_trip_exact_id(marked):
     _, out = marked
     det = VideoWatermarker().detect(out, fps=25.0)
     assert isinstance(det, WatermarkDetection)
-    assert det.found and det.content_id == CID and det.version == 1
+    assert det.found and det.content_id == CID and det.version == 2
     assert det.log10_p <= -9 and det.frames_used == len(out)
     assert det.agreeing_bits >= det.threshold_bits
     assert det.segments and det.segments[0].content_id == CID

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from provenance.watermark import VideoWatermarker, _code, _decide, _detector, _keys, _tone
+from provenance.watermark import EmbedParams, VideoWatermarker, _code, _decide, _detector, _keys, _tone
 
 CID = "c0ffee123456"
 KEY = _keys.PUBLIC_KEY
@@ -72,11 +72,16 @@ def marked():
 
 def test_union_bound_counts_every_hypothesis(marked):
     det = VideoWatermarker().detect(marked)  # 1 s: no sliding windows
-    tests = 1 + (len(_tone.TONES) - 1) + len(_detector.ALL_SHIFTS)
-    assert det.hypotheses == _decide.hypotheses_per_test(1) * tests
+    # aligned and mirrored back; tones but the identity, aspect ratios, tile shifts
+    tests = 2 + (len(_tone.TONES) - 1) + len(_detector.ASPECTS) + len(_detector.ALL_SHIFTS)
+    # two carrier groups, decoded separately: V and Y of mark v2; V alone at v1's step
+    assert len(EmbedParams().detect_carriers) == 3
+    per_test = _decide.hypotheses_per_test(2) + _decide.hypotheses_per_test(1)
+    assert det.hypotheses == per_test * tests
     assert det.threshold_bits == _code.min_agreeing_bits(232, math.log10(det.hypotheses) + _decide.LOG10_CODEWORDS)
+    assert pytest.approx(math.log10(2 * 2**48)) == _decide.LOG10_CODEWORDS  # versions 1 and 2 are accepted
     no_resync = VideoWatermarker().detect(marked, resync=False)
-    assert no_resync.hypotheses == _decide.hypotheses_per_test(1)
+    assert no_resync.hypotheses == per_test * 2
 
 
 def _tone_map(frames, fn):

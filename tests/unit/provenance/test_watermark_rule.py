@@ -33,7 +33,7 @@ def test_convolutional_code_corrects_errors():
     soft = (2.0 * word - 1.0) + np.random.default_rng(2).normal(0, 0.9, word.size)
     assert np.mean((soft > 0) != (word == 1)) > 0.05
     assert np.array_equal(_code.viterbi(soft)[0], info)
-    assert _code.bits_to_payload(info) == (1, "a1b2c3d4e5f6")
+    assert _code.bits_to_payload(info) == (_code.VERSION, "a1b2c3d4e5f6")
 
 
 def test_binomial_tail_and_threshold():

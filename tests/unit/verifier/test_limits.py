@@ -109,9 +109,9 @@ def batch(tmp_path, portrait_path):
 
 def test_a_crashing_hanging_or_hogging_file_costs_one_result_not_the_batch(batch):
     t = time.perf_counter()
-    limits = Limits(timeout_s=2.0, max_memory_bytes=512 * 1024**2)
+    limits = Limits(timeout_s=8.0, max_memory_bytes=512 * 1024**2)  # generous: a loaded CI machine
     results = _isolated.verify_isolated(batch, workers=2, target=FAULTY, limits=limits)
-    assert time.perf_counter() - t < 40
+    assert time.perf_counter() - t < 55
     by_name = {Path(r["source"]).name: r for r in results}
     assert [Path(r["source"]).name for r in results] == [Path(f).name for f in batch]  # in order, one each
     for ok in ("a.jpg", "b.jpg", "c.jpg"):
