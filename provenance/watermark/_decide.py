@@ -28,7 +28,7 @@ LOG10_ALPHA = -9.0
 # Temporal key phases searched (after trimming): steps of EPOCH_S / 5 over one schedule period.
 N_OFFSETS = _keys.N_LAYOUTS * 5 if _keys.N_LAYOUTS > 1 else 1
 OFFSETS_S = np.arange(N_OFFSETS) * (_keys.EPOCH_S / 5)
-LOG10_CODEWORDS = _code.ID_BITS * math.log10(2.0) + math.log10(len(_code.VERSIONS))
+LOG10_CODEWORDS = _code.ID_BITS * math.log10(2.0)  # per hypothesis: each carrier group accepts one version
 # QIM phase hypotheses: the blind estimate theta plus j * pi / N_PHASES (the phase is known mod pi; the carrier
 # sign covers the other half). Measured: CRF 40 on a colourless clip dragged the blind estimate 58 degrees off
 # (flattened chroma collapses many blocks onto one level); the nearest of 6 phases is within 15 degrees.

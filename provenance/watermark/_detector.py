@@ -8,6 +8,7 @@ the buffer fills).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -120,16 +121,27 @@ def _best_shift(tiles, pairs, lay, key, shifts) -> tuple[int, int]:
 def _evaluate(tiles, pairs, t_centre, key, log10_hyp, frame_s, shifts=((0, 0),), groups=None):
     """:func:`_evaluate_one` for each carrier group (the current mark's carriers; those of mark version 1, at
     another QIM step): the group whose clip or best window test is strongest. Groups are decoded separately, so a
-    carrier measured at the wrong step adds no noise to the other's evidence; each group's hypotheses are counted."""
-    groups = groups or (tuple(range(tiles.shape[1])),)
+    carrier measured at the wrong step adds no noise to the other's evidence; each group's hypotheses are counted.
+    ``groups``: ((carrier indices, accepted payload versions), ...); a decode whose version the group does not
+    carry is no detection, so each hypothesis has 2^48 acceptable codewords whatever the number of versions."""
+    groups = groups or ((tuple(range(tiles.shape[1])), _code.VERSIONS),)
     best, best_p = None, math.inf
-    for group in groups:
-        idx = list(group)
-        result = _evaluate_one(tiles[:, idx], pairs[:, idx], t_centre, key, log10_hyp, frame_s, shifts)
-        p = min([result[0].log10_p] + [w[3].log10_p for w in result[1]])
+    for indices, versions in groups:
+        idx = list(indices)
+        clip, wins, agree, shift = _evaluate_one(
+            tiles[:, idx], pairs[:, idx], t_centre, key, log10_hyp, frame_s, shifts
+        )
+        clip = _only(clip, versions)
+        wins = [(a, b, i, _only(r, versions), h) for a, b, i, r, h in wins]
+        p = min([clip.log10_p] + [w[3].log10_p for w in wins])
         if best is None or p < best_p:
-            best, best_p = result, p
+            best, best_p = (clip, wins, agree, shift), p
     return best
+
+
+def _only(result, versions):
+    """``result`` unless it decoded a payload version outside ``versions``: then a non-detection (p = 1)."""
+    return result if result.version in versions else dataclasses.replace(result, log10_p=0.0)
 
 
 def _evaluate_one(tiles, pairs, t_centre, key, log10_hyp, frame_s, shifts=((0, 0),)):
@@ -238,8 +250,10 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
 
     # Carrier groups, decoded separately: the current mark's carriers, then version 1's (V alone, step 76).
     main = tuple(range(len(params.carriers)))
-    groups = (main,) + ((tuple(range(len(main), len(carriers))),) if len(carriers) > len(main) else ())
-    per_test = math.log10(sum(_decide.hypotheses_per_test(len(g)) for g in groups))
+    groups: tuple = ((main, (params.version,)),)
+    if len(carriers) > len(main):
+        groups += ((tuple(range(len(main), len(carriers))), (1,)),)
+    per_test = math.log10(sum(_decide.hypotheses_per_test(len(g)) for g, _ in groups))
     n_tests = 2 * (1 + _n_windows(t_a, 1.0 / fps))  # aligned, and aligned after mirroring back
     if keeper is not None:
         # Candidate 1: aligned grid under each tone hypothesis but the identity; candidate 2: scale and grid

@@ -79,7 +79,7 @@ def test_union_bound_counts_every_hypothesis(marked):
     per_test = _decide.hypotheses_per_test(2) + _decide.hypotheses_per_test(1)
     assert det.hypotheses == per_test * tests
     assert det.threshold_bits == _code.min_agreeing_bits(232, math.log10(det.hypotheses) + _decide.LOG10_CODEWORDS)
-    assert pytest.approx(math.log10(2 * 2**48)) == _decide.LOG10_CODEWORDS  # versions 1 and 2 are accepted
+    assert pytest.approx(math.log10(2**48)) == _decide.LOG10_CODEWORDS  # each carrier group accepts one version
     no_resync = VideoWatermarker().detect(marked, resync=False)
     assert no_resync.hypotheses == per_test * 2
 
