@@ -24,5 +24,7 @@ def test_same_seed_same_frames_other_seed_other_motion(tmp_path, portrait_path, 
     fa, fb, fc = frames(a.path), frames(b.path), frames(c.path)
     assert fa.shape == fb.shape == fc.shape
     same, other = psnr(fa, fb), psnr(fa, fc)
-    assert same > 38, same  # only the two different watermarks separate them
+    # Only the two different watermarks separate them: two independent marks of ~42 dB each (V and Y carriers since
+    # mark v2) differ by ~39 dB before the encode.
+    assert same > 36, same
     assert other < same - 6, (same, other)  # another seed moves the head differently

@@ -40,7 +40,7 @@ def test_child_process_in_process_and_thread_paths_agree(tmp_path, portrait_path
     for name in ("serial", "thread"):
         # Only the per-render watermarks (different content IDs) separate them.
         mse = np.mean((frames["child"] - frames[name]) ** 2)
-        assert 10 * np.log10(255.0**2 / mse) > 38, name
+        assert 10 * np.log10(255.0**2 / mse) > 36, name  # two independent ~42 dB marks (V + Y, mark v2)
 
 
 def test_a_portrait_rendered_again_reuses_its_prepared_renderer(tmp_path, portrait_path, short_speech):
