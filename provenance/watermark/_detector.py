@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import WatermarkInputError
 from . import _code, _decide, _keys, _resample, _sync, _tone
 from ._frames import MIN_DETECT_SHORT, check_frame
-from ._measure import Geometry, measure_planes, mirrored, planes, work_from_fine
+from ._measure import Geometry, measure_planes, planes, work_from_fine
 
 FINE_SHORT = 512  # kept frames are stored at this short side (uint8 RGB) for re-synchronisation
 
@@ -223,7 +223,6 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
     channels = tuple(c for c, _ in carriers)
     steps = tuple(float(st) for _, st in carriers)
     tiles, pairs, times = [], [], []
-    m_tiles, m_pairs = [], []  # the mirror hypothesis: every frame measured flipped back as well
     keeper = _Keeper(options.keep_frames) if options.resync else None
     n = 0
     for i, frame in enumerate(frames):
@@ -235,9 +234,6 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         f, p = measure_planes(work, steps)
         tiles.append(f)
         pairs.append(p)
-        f, p = measure_planes(mirrored(work), steps)
-        m_tiles.append(f)
-        m_pairs.append(p)
         times.append(t)
         if keeper is not None and keeper.wants(i):
             keeper.add(i, t, _fine_rgb(frame))
@@ -254,12 +250,12 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
     if len(carriers) > len(main):
         groups += ((tuple(range(len(main), len(carriers))), (1,)),)
     per_test = math.log10(sum(_decide.hypotheses_per_test(len(g)) for g, _ in groups))
-    n_tests = 2 * (1 + _n_windows(t_a, 1.0 / fps))  # aligned, and aligned after mirroring back
+    n_tests = 1 + _n_windows(t_a, 1.0 / fps)
     if keeper is not None:
         # Candidate 1: aligned grid under each tone hypothesis but the identity; candidate 2: scale and grid
         # phase, then every cyclic tile shift. Counted whether or not they run, and for every hypothesis of
         # the set even though only the best-scoring few are decoded.
-        n_tests += (len(_tone.TONES) - 1 + len(ASPECTS) + len(ALL_SHIFTS)) * (
+        n_tests += (1 + len(_tone.TONES) - 1 + len(ASPECTS) + len(ALL_SHIFTS)) * (  # mirror, tones, aspects, shifts
             1 + _n_windows(np.array([it[1] for it in keeper.items]), 1.0 / fps)
         )
     log10_hyp = per_test + math.log10(n_tests)
@@ -267,13 +263,6 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
     raw = _Raw(log10_hypotheses=log10_hyp)
     clip, wins, agree, _ = _evaluate(tiles_a, pairs_a, t_a, key, log10_hyp, 1.0 / fps, groups=groups)
     _fill(raw, clip, wins, agree, t_a, log10_hyp, fps)
-    if not raw.found:
-        mirror = _Raw(log10_hypotheses=log10_hyp, geometry="mirrored")
-        m_a = (np.array(m_tiles), np.array(m_pairs))
-        clip, wins, agree, _ = _evaluate(*m_a, t_a, key, log10_hyp, 1.0 / fps, groups=groups)
-        _fill(mirror, clip, wins, agree, t_a, log10_hyp, fps)
-        if mirror.found:
-            return mirror
     if raw.found or keeper is None:
         return raw
 
@@ -294,7 +283,9 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         cand = _Raw(log10_hypotheses=log10_hyp, resynchronised=True)
         cand.geometry = (
             f"scale={geometry.scale:.4f} phase=({geometry.py},{geometry.px}) shift=({shift[0]},{shift[1]}) "
-            f"{tone.describe()}" + (f" aspect={geometry.aspect:.3f}" if geometry.aspect else "")
+            f"{tone.describe()}"
+            + (f" aspect={geometry.aspect:.3f}" if geometry.aspect else "")
+            + (" mirrored" if geometry.mirror else "")
         )
         _fill(cand, clip, wins, agree, k_t_a, log10_hyp, fps)
         if cand.found or cand.log10_p < best_raw.log10_p:
@@ -308,6 +299,8 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     items = keeper.items
     pick = np.unique(np.linspace(0, len(items) - 1, min(len(items), sync_frames)).round().astype(int))
     rgbs = [items[j][2] for j in pick]
+    # Candidate 0: a horizontal mirror, undone (the kept frames flipped back: the frames as marked).
+    yield Geometry(mirror=True), _tone.Tone(1.0, 1.0), ((0, 0),)
     # Candidate 1: aligned grid, the best few tone curves (gamma x contrast gain) by the blind coherence.
     _best, scores = _tone.search(rgbs, channels, steps)
     for tone in _tone.ranked(scores):

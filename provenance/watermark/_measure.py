@@ -32,6 +32,7 @@ class Geometry:
     sy: int = 0
     sx: int = 0
     aspect: float = 0.0  # > 0: first resample the frame to this width / height, keeping its short side (stretch)
+    mirror: bool = False  # first flip the frame back horizontally
 
 
 def planes(frame: np.ndarray, channels: tuple[str, ...], shape: tuple[int, int]) -> list[np.ndarray]:
@@ -41,16 +42,6 @@ def planes(frame: np.ndarray, channels: tuple[str, ...], shape: tuple[int, int])
         if c not in done:
             done[c] = _resample.resize(_rule.carrier(rgb, c), shape)
     return [done[c] for c in channels]
-
-
-def mirrored(work_planes: list[np.ndarray]) -> list[np.ndarray]:
-    """The working planes of a horizontally mirrored frame, mirrored back: the frame as it was marked (area
-    resampling commutes with the flip, so this equals measuring the re-mirrored frame)."""
-    done: dict[int, np.ndarray] = {}
-    for p in work_planes:  # keep one array per distinct plane (measure_planes computes its s0 once)
-        if id(p) not in done:
-            done[id(p)] = np.ascontiguousarray(p[:, ::-1])
-    return [done[id(p)] for p in work_planes]
 
 
 SUPER = 4  # re-synchronisation works at 4x the working resolution: crops need sub-pixel grid phases
@@ -63,6 +54,8 @@ def super_shape(h: int, w: int, scale: float) -> tuple[int, int]:
 
 def work_from_fine(plane: np.ndarray, g: Geometry) -> np.ndarray:
     """A stored fine plane -> the working plane under geometry ``g`` (scale, then sub-pixel grid phase)."""
+    if g.mirror:
+        plane = plane[:, ::-1]
     if g.aspect > 0:
         plane = unstretch(plane, g.aspect)
     h, w = plane.shape
