@@ -60,16 +60,18 @@ def _worker(conn: Connection, target: str, kwargs: dict[str, Any], memory_bytes:
             return
         if task is None:
             return
-        index, source = task
+        index, source, overrides = task if len(task) == 3 else (*task, None)
+        call = dict(kwargs, **overrides) if overrides else kwargs
         try:
-            result = run(source, **kwargs).to_dict()
+            result = run(source, **call)
+            result = result.to_dict() if hasattr(result, "to_dict") else result
         except FileNotFoundError as exc:
             result = {"source": str(source), "error": str(exc)}
         except MemoryError:
-            result = _verify.unreadable_dict(str(source), kwargs.get("mode", "full"), "limit: memory bound exceeded")
+            result = _verify.unreadable_dict(str(source), call.get("mode", "full"), "limit: memory bound exceeded")
         except Exception as exc:  # verify() never raises for bad media; anything else is reported, not fatal
             log.exception("verifier worker: unexpected error on %s", source)
-            result = _verify.unreadable_dict(str(source), kwargs.get("mode", "full"), f"internal error: {exc!r}")
+            result = _verify.unreadable_dict(str(source), call.get("mode", "full"), f"internal error: {exc!r}")
         try:
             conn.send((index, result))
         except (OSError, ValueError):
@@ -124,13 +126,17 @@ class IsolatedVerifier:
         slot.proc.join(5)
         slot.conn.close()
 
-    def _failed(self, slot: _Slot, reason: str) -> tuple[int, dict[str, Any]]:
+    def _failed(self, slot: _Slot, reason: str, mode: str | None = None) -> tuple[int, dict[str, Any]]:
         from ._verify import unreadable_dict
 
         assert slot.task is not None
         index, source = slot.task
         log.warning("verifier worker on %s: %s", source, reason)
-        return index, unreadable_dict(source, self.kwargs.get("mode", "full"), reason)
+        return index, unreadable_dict(source, mode or self.kwargs.get("mode", "full"), reason)
+
+    def worker(self) -> WorkerProcess:
+        """A long-lived supervised worker (see :class:`WorkerProcess`)."""
+        return WorkerProcess(self)
 
     def run(self, sources: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
         pending = deque(enumerate(str(s) for s in sources))
@@ -184,6 +190,62 @@ class IsolatedVerifier:
                 self._kill(s)
 
 
+class WorkerProcess:
+    """One supervised worker for a long-lived caller (the HTTP service): :meth:`call` sends one file and blocks
+    until its result, a crash or the deadline; a worker that crashed or ran over is killed and replaced, and the
+    call returns an UNREADABLE report dict saying why (``reason`` set). Not thread-safe: one call at a time."""
+
+    def __init__(self, owner: IsolatedVerifier) -> None:
+        self._owner = owner
+        self._slot = owner._spawn()
+        self.restarts = 0
+        self.last_failure: str | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._slot.proc.pid
+
+    def call(self, source: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        owner, slot = self._owner, self._slot
+        deadline_s = owner.limits.timeout_s + GRACE_S
+        slot.task, slot.started = (0, str(source)), time.monotonic()
+        self.last_failure = None
+        try:
+            slot.conn.send((0, str(source), overrides or None))
+        except (OSError, ValueError):
+            pass  # a dead worker: found below
+        ready = wait([slot.conn, slot.proc.sentinel], timeout=deadline_s)
+        crashed = slot.proc.sentinel in ready
+        if slot.conn in ready:
+            try:
+                _, result = slot.conn.recv()
+                slot.task = None
+                return result
+            except (EOFError, OSError):
+                crashed = True  # the pipe closed: the worker is dying
+        if crashed or not slot.proc.is_alive():
+            slot.proc.join(5)
+            code = slot.proc.exitcode
+            what = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+            reason = f"the decoder process crashed ({what})"
+            self.last_failure = "crash"
+        else:
+            reason = f"limit: verification exceeded the {owner.limits.timeout_s:g} s deadline"
+            self.last_failure = "timeout"
+        _, failed = owner._failed(slot, reason, mode=(overrides or {}).get("mode"))
+        owner._kill(slot)
+        self._slot = owner._spawn()
+        self.restarts += 1
+        return failed
+
+    def stop(self, timeout: float = 2.0) -> None:
+        slot = self._slot
+        with contextlib.suppress(OSError, ValueError):
+            slot.conn.send(None)
+        slot.proc.join(timeout)
+        self._owner._kill(slot)
+
+
 def verify_isolated(
     sources: Iterable[str], *, workers: int = 1, target: str | None = None, **verify_kwargs: Any
 ) -> list[dict[str, Any]]:
@@ -196,4 +258,4 @@ def verify_isolated(
     return [r if r is not None else {"source": s, "error": "not verified"} for r, s in zip(results, items, strict=True)]
 
 
-__all__ = ["IsolatedVerifier", "verify_isolated"]
+__all__ = ["IsolatedVerifier", "WorkerProcess", "verify_isolated"]

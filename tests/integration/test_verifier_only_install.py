@@ -31,5 +31,14 @@ def test_verifier_only_install(tmp_path, signed_video):
     assert out.returncode == 10, out.stderr  # signed_untrusted: nobody trusted
     assert json.loads(out.stdout)["watermark"]["found"] is True
     server = subprocess.run([str(env_dir / "bin" / "dirfa-verify-server"), "--version"], capture_output=True, text=True)
-    assert server.returncode == 0, server.stderr  # the HTTP service ships with the light install too
+    assert server.returncode == 2 and "dirfa[service]" in server.stderr  # the service is an extra: says which
+    install = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", f"{ROOT}[service]"], capture_output=True, text=True, timeout=600
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    listed = subprocess.run([str(py), "-m", "pip", "list", "--format=json"], capture_output=True, text=True)
+    names = {p["name"].lower() for p in json.loads(listed.stdout)}
+    assert not names & {"torch", "onnxruntime", "mediapipe", "opencv-python", "opencv-contrib-python", "jax"}
+    server = subprocess.run([str(env_dir / "bin" / "dirfa-verify-server"), "--version"], capture_output=True, text=True)
+    assert server.returncode == 0, server.stderr
     assert sys.prefix != str(env_dir)
