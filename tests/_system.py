@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 LISTING = Path(__file__).resolve().parents[1] / "system-packages.txt"
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium and chromium-driver (the browser tests use exactly these)
+CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 def declared() -> dict[str, tuple[str, ...]]:
@@ -42,7 +45,16 @@ def _postgresql() -> bool:
     return any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
 
 
-PROBES: dict[str, Callable[[], bool]] = {"espeak-ng": _espeak, "festival": _festival, "postgresql": _postgresql}
+def _chromium() -> bool:
+    return all(Path(p).is_file() and os.access(p, os.X_OK) for p in (CHROMIUM, CHROMEDRIVER))
+
+
+PROBES: dict[str, Callable[[], bool]] = {
+    "espeak-ng": _espeak,
+    "festival": _festival,
+    "postgresql": _postgresql,
+    "chromium": _chromium,
+}
 
 
 @functools.cache
