@@ -210,10 +210,8 @@ class WorkerProcess:
         deadline_s = owner.limits.timeout_s + GRACE_S
         slot.task, slot.started = (0, str(source)), time.monotonic()
         self.last_failure = None
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a dead worker: found below
             slot.conn.send((0, str(source), overrides or None))
-        except (OSError, ValueError):
-            pass  # a dead worker: found below
         ready = wait([slot.conn, slot.proc.sentinel], timeout=deadline_s)
         crashed = slot.proc.sentinel in ready
         if slot.conn in ready:

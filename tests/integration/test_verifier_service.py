@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -18,10 +19,10 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from provenance.signing import dev_identity  # noqa: E402
-from tests._service import free_port, serve  # noqa: E402
-from verifier import Limits  # noqa: E402
-from verifier.service import ServiceConfig, UploadLimits  # noqa: E402
+from provenance.signing import dev_identity
+from tests._service import free_port, serve
+from verifier import Limits
+from verifier.service import ServiceConfig, UploadLimits
 
 FAULTY = "tests.integration._faulty_service:faulty_upload"
 REPO = Path(__file__).resolve().parents[2]
@@ -178,10 +179,8 @@ def test_slow_uploads_do_not_deny_service(server, signed_video):
     def trickle():
         while not stop.is_set():
             for s in socks:
-                try:
+                with contextlib.suppress(OSError):
                     s.send(b"x")
-                except OSError:
-                    pass
             stop.wait(0.5)  # under the 1 s idle timeout: these uploads stay alive
 
     thread = threading.Thread(target=trickle, daemon=True)

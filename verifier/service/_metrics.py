@@ -13,15 +13,23 @@ class Metrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
-        self.requests = Counter("dirfa_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=r)
+        self.requests = Counter(
+            "dirfa_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=r
+        )
         self.latency = Histogram(
-            "dirfa_http_request_duration_seconds", "time from request to response", ["route"], buckets=_LATENCY, registry=r
+            "dirfa_http_request_duration_seconds",
+            "time from request to response",
+            ["route"],
+            buckets=_LATENCY,
+            registry=r,
         )
         self.verifications = Counter("dirfa_verifications", "verifications finished", ["mode", "verdict"], registry=r)
         self.verify_seconds = Histogram(
             "dirfa_verification_duration_seconds", "time in a worker", ["mode"], buckets=_LATENCY, registry=r
         )
-        self.rejected = Counter("dirfa_requests_rejected", "requests refused before verification", ["reason"], registry=r)
+        self.rejected = Counter(
+            "dirfa_requests_rejected", "requests refused before verification", ["reason"], registry=r
+        )
         self.upload_bytes = Counter("dirfa_upload_bytes", "bytes of uploads read in full", registry=r)
         self.uploads = Gauge("dirfa_uploads_in_progress", "request bodies being read", registry=r)
         self.restarts = Counter("dirfa_worker_restarts", "workers killed and replaced", ["reason"], registry=r)

@@ -110,5 +110,10 @@ class WorkerPool:
 
     async def close(self) -> None:
         workers, self._all, self._free = self._all, [], None
-        await anyio.to_thread.run_sync(lambda: [w.stop() for w in workers])
+
+        def stop_all() -> None:
+            for w in workers:
+                w.stop()
+
+        await anyio.to_thread.run_sync(stop_all)
         log.info("verifier workers stopped")

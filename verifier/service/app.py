@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -102,7 +103,10 @@ class ServiceState:
     async def stop(self) -> None:
         await self.pool.close()
         for close in reversed(self.on_stop):
-            await anyio.to_thread.run_sync(close)
+            try:
+                await anyio.to_thread.run_sync(close)
+            except Exception:
+                log.exception("clean-up at shut-down failed")
         if self._spool is not None:
             self._spool.cleanup()
 
@@ -209,9 +213,10 @@ async def verify_route(request: Request) -> Response:
 
 
 def _filename(value: str | None) -> str:
+    """The upload's base name from ``X-Filename`` (percent-encoded UTF-8 accepted), never a path."""
     if not value:
         return "upload"
-    name = os.path.basename(value.replace("\\", "/"))
+    name = os.path.basename(unquote(value, errors="replace").replace("\\", "/"))
     return "".join(c for c in name if c.isprintable())[:200] or "upload"
 
 

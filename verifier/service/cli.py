@@ -26,15 +26,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trust", metavar="PEM", help="PEM bundle of trust anchors (root certificates) to trust")
     p.add_argument("--store", metavar="URL", help="manifest store URL (sqlite:///path.db or postgresql://...)")
     p.add_argument("--key-file", metavar="FILE", help="an organisation's private watermark key (default: public key)")
-    p.add_argument("--api-key-file", metavar="FILE",
-                   help="file holding the API key that manifest-store writes must present (default: no writes)")
+    p.add_argument(
+        "--api-key-file",
+        metavar="FILE",
+        help="file holding the API key that manifest-store writes must present (default: no writes)",
+    )
     p.add_argument("--workers", type=int, default=0, metavar="N", help="verifier processes (0 = one per core)")
-    p.add_argument("--queue", type=int, metavar="N", help="verifications that may wait for a worker (default 8 per worker)")
+    p.add_argument(
+        "--queue", type=int, metavar="N", help="verifications that may wait for a worker (default 8 per worker)"
+    )
     p.add_argument("--fast", action="store_true", help="default to fast mode (key frames only); ?mode= overrides")
     p.add_argument("--max-mb", type=float, help="largest accepted upload in MB (default: Limits.max_bytes, 2 GiB)")
     p.add_argument("--timeout", type=float, metavar="S", help="deadline of one verification (default 30 s)")
-    p.add_argument("--idle-timeout", type=float, default=10.0, metavar="S",
-                   help="an upload that sends nothing for this long gets 408 (default 10 s)")
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="an upload that sends nothing for this long gets 408 (default 10 s)",
+    )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p  # fmt: skip
 

@@ -1,20 +1,16 @@
 """Manifest store contract, run against every backend: SQLite always, PostgreSQL on a throwaway server.
 
-The ``pg_server`` fixture starts PostgreSQL (initdb into a temp dir, a free TCP port on 127.0.0.1, stopped
-afterwards). As root it runs the server as the ``postgres`` user (or ``nobody``): initdb refuses root.
-Tests using it SKIP only when no server binary is installed (``apt-get install postgresql``).
+The ``pg_server`` fixture starts PostgreSQL (``tests/_postgres.py``: initdb into a temp dir, a free TCP port on
+127.0.0.1, stopped afterwards; as root the server runs as ``postgres`` or ``nobody``). Tests using it SKIP only when
+no server binary is installed (``apt-get install postgresql``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import uuid
 from pathlib import Path
@@ -28,6 +24,7 @@ from provenance.signing import dev_identity
 from provenance.store import ManifestRecord, open_store
 from provenance.trust import TrustAnchors
 from provenance.validation import RecoveryStatus, validate_detached
+from tests._postgres import free_port, fresh_database, postgres_server
 
 REPO = Path(__file__).resolve().parents[3]
 T0 = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.timezone.utc)
@@ -44,88 +41,19 @@ def record(i: int = 0, *, content_id: str | None = None, manifest_id: str | None
     )
 
 
-# -- PostgreSQL throwaway server ---------------------------------------------------------------------------
-
-
-def _pg_bindir() -> Path | None:
-    found = shutil.which("initdb")
-    if found and shutil.which("pg_ctl"):
-        return Path(found).resolve().parent
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
-    return versions[-1].parent if versions else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# -- PostgreSQL throwaway server (tests/_postgres.py) -------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def pg_server():
-    bindir = _pg_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.fail("psycopg is missing: install the store-postgres extra (pip install -e '.[store-postgres]')")
-    prefix: list[str] = []
-    base = Path(tempfile.mkdtemp(prefix="dirfa-pg-"))
-    if os.geteuid() == 0:  # initdb refuses to run as root: drop to an unprivileged user
-        user = next((u for u in ("postgres", "nobody") if _has_user(u)), None)
-        if user is None:
-            pytest.fail("running as root without a 'postgres' or 'nobody' user to run PostgreSQL")
-        entry = pwd.getpwnam(user)
-        os.chown(base, entry.pw_uid, entry.pw_gid)
-        prefix = ["runuser", "-u", user, "--"]
-    data, port = base / "data", _free_port()
-    env = {**os.environ, "LC_ALL": "C"}
-    run = dict(check=True, capture_output=True, env=env, timeout=120)
-    subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "dirfa", "--auth=trust", "-E", "UTF8"], **run
-    )
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={base} -c fsync=off"
-    subprocess.run(
-        [
-            *prefix,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            opts,
-            "-w",
-            "-l",
-            str(base / "log"),
-            "start",
-        ],
-        **run,
-    )
-    try:
-        yield f"postgresql://dirfa@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, env=env, timeout=60)  # fmt: skip
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _has_user(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture()
 def pg_url(pg_server):
     """A fresh database per test."""
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return pg_server.rsplit("/", 1)[0] + "/" + name
+    return fresh_database(pg_server)
 
 
 @pytest.fixture(
@@ -317,4 +245,4 @@ def test_record_validation():
 def test_unreachable_postgres_raises_store_error():
     pytest.importorskip("psycopg")
     with pytest.raises(StoreError):
-        open_store(f"postgresql://nobody@127.0.0.1:{_free_port()}/x")
+        open_store(f"postgresql://nobody@127.0.0.1:{free_port()}/x")
