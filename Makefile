@@ -23,7 +23,7 @@ $(VENV)/.setup: pyproject.toml | $(BIN)/python
 # opencv-python, which would clash with mediapipe's opencv-contrib-python (both own the cv2 package).
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(PIP) install -q 'torch==2.13.0'
-	$(PIP) install -q -e '.[generate,train,dev,store-postgres,service]'
+	$(PIP) install -q -e '.[generate,train,dev,store-postgres,service,scale]'
 	$(MAKE) --no-print-directory pip-check
 	$(PIP) install -q --no-deps 'invisible-watermark==0.2.0'
 	touch $(VENV)/.setup $@

@@ -45,6 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--fps", type=int, default=25, help="frames per second (default 25)")
     b.add_argument("--identity", nargs=2, metavar=("CHAIN_PEM", "KEY_PEM"), help="signing identity (default: dev)")
     b.add_argument("--json", action="store_true", help="print one JSON object per job")
+    b.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="render on a Ray cluster ('auto', ray://HOST:PORT, or none for a local one; scale extra); "
+        "--workers is then the number of actors (0 = one per cluster CPU)",
+    )
+    b.add_argument(
+        "--identity-factory",
+        metavar="MODULE:FUNCTION",
+        help="with --ray: each worker calls this to get its SigningIdentity (e.g. a KMS callback)",
+    )
+    b.add_argument("--store", metavar="URL", help="manifest store URL every renderer records into (postgresql://...)")
+    b.add_argument(
+        "--return-bytes",
+        action="store_true",
+        help="with --ray: workers send the files back and this process writes them (no shared disk)",
+    )
 
     d = sub.add_parser("demo", help="render the bundled sample portrait and speech, then verify the result")
     _render_options(d, required_output=False)
@@ -173,9 +192,29 @@ def cmd_render_batch(ns: argparse.Namespace) -> int:
             from provenance.signing import SigningIdentity
 
             identity = SigningIdentity.from_pem(ns.identity[0], ns.identity[1])
-        gen = Generator(identity=identity, size=ns.size, fps=ns.fps, framing=ns.framing)
-        outcomes = gen.render_many(jobs, workers=ns.workers)
-    except (OSError, ValueError, IdentityError) as exc:
+        if ns.identity_factory:
+            from sdk.scale import IdentityRef
+
+            identity = IdentityRef.from_factory(ns.identity_factory).load()  # this process checks it loads
+        gen = Generator(identity=identity, store=ns.store, size=ns.size, fps=ns.fps, framing=ns.framing)
+        if ns.ray is None:
+            if ns.identity_factory or ns.return_bytes:
+                raise ValueError("--identity-factory and --return-bytes need --ray")
+            outcomes = gen.render_many(jobs, workers=ns.workers)
+        else:
+            from sdk.scale import IdentityRef
+
+            ref = None
+            if ns.identity_factory:
+                ref = IdentityRef.from_factory(ns.identity_factory)
+            elif ns.identity:
+                ref = IdentityRef.pem(Path(ns.identity[0]).resolve(), Path(ns.identity[1]).resolve())
+            outcomes = gen.render_many(jobs, workers=ns.workers, backend="ray", ray_address=ns.ray,
+                                       identity_ref=ref, return_bytes=ns.return_bytes)  # fmt: skip
+    except ImportError as exc:
+        print(f"dirfa: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (OSError, ValueError, TypeError, IdentityError) as exc:
         print(f"dirfa: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     code = EXIT_OK

@@ -236,10 +236,38 @@ class Generator:
             _fsync_dir(out.parent)
         return _Written(report, manifest_id, timings)
 
-    def render_many(self, jobs: Iterable[RenderJob], *, workers: int = 2) -> list[RenderOutcome]:
-        """Render many jobs, ``workers`` at a time; one :class:`RenderOutcome` per job, in order. A failed job
-        carries its error and writes nothing; the others go on."""
-        return render_many(self, jobs, workers=workers)
+    def render_many(
+        self,
+        jobs: Iterable[RenderJob],
+        *,
+        workers: int = 2,
+        backend: str = "local",
+        ray_address: str | None = None,
+        identity_ref: Any = None,
+        return_bytes: bool = False,
+        **farm: Any,
+    ) -> list[RenderOutcome]:
+        """Render many jobs; one :class:`RenderOutcome` per job, in order. A failed job carries its error and
+        writes nothing; the others go on.
+
+        ``backend="local"``: ``workers`` renders at a time in this process. ``backend="ray"`` (the scale extra):
+        on a Ray cluster (``ray_address``: None = a local one, ``"auto"``, ``"ray://host:port"``), ``workers``
+        actors (0 = one per cluster CPU), each with its own Generator built from this one's settings; the signing
+        identity is loaded on each worker from ``identity_ref`` (an ``sdk.scale.IdentityRef``; default: the
+        worker's dev identity, allowed only when this Generator signs with the dev identity). ``return_bytes``:
+        workers send the files back and this process writes them (no shared filesystem needed). ``farm``: more
+        ``sdk.scale.FarmSpec`` fields (``store``, ``watermark_key_file``, ``model_dir``)."""
+        if backend == "local":
+            if farm or identity_ref is not None or ray_address is not None or return_bytes:
+                raise ValueError("ray_address, identity_ref, return_bytes and farm settings need backend='ray'")
+            return render_many(self, jobs, workers=workers)
+        if backend != "ray":
+            raise ValueError("backend must be 'local' or 'ray'")
+        from .scale import render_on_ray, spec_for
+
+        spec = spec_for(self, identity_ref, **farm)
+        return render_on_ray(spec, jobs, generator_cls=type(self), address=ray_address, actors=workers or None,
+                             return_bytes=return_bytes)  # fmt: skip
 
     def _encode(self, frames, n, content_id, path, width, height, audio, progress) -> None:
         # Overlapping stages: render (child process) -> watermark (thread) -> encode (here).

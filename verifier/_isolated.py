@@ -26,7 +26,7 @@ from ._decode import Limits
 
 log = logging.getLogger(__name__)
 
-TARGET = "verifier._verify:verify"
+TARGET = "verifier._sources:verify_source"  # verify(), plus http(s) URLs fetched first
 GRACE_S = 5.0  # beyond Limits.timeout_s: verify() reports its own timeout first when it can
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from . import __version__
 from ._decode import Limits
 from ._isolated import verify_isolated
+from ._sources import SourceError, expand
 from .report import SCHEMA_VERSION, Verdict, VerificationReport
 
 EXIT_CODES: dict[Verdict, int] = {
@@ -35,6 +36,13 @@ EXIT_CODES: dict[Verdict, int] = {
 EXIT_USAGE = 2
 
 
+def _looks_like_address(text: str) -> bool:
+    if text in ("auto", "local") or "://" in text:
+        return True
+    host, _, port = text.rpartition(":")
+    return bool(host) and port.isdigit() and not os.path.exists(text)
+
+
 def build_parser(prog: str = "dirfa-verify") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
@@ -48,13 +56,29 @@ def build_parser(prog: str = "dirfa-verify") -> argparse.ArgumentParser:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("files", nargs="+", metavar="FILE", help="video or image files to verify")
+    p.add_argument(
+        "files", nargs="+", metavar="FILE",
+        help="video or image files, folders (searched for media files), @LIST files (one path or URL a line), URLs",
+    )  # fmt: skip
     p.add_argument("--trust", metavar="PEM", help="PEM bundle of trust anchors (root certificates) to trust")
     p.add_argument("--store", metavar="URL", help="manifest store URL (sqlite:///path.db or postgresql://...)")
     p.add_argument("--key-file", metavar="FILE", help="an organisation's private watermark key (default: public key)")
     p.add_argument("--json", action="store_true", help="print JSON reports (one object, or a list for several files)")
     p.add_argument("--fast", action="store_true", help="analyse key frames only (much faster; see docs/verifier.md)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="verify N files in parallel (0 = all cores)")
+    p.add_argument(
+        "--jobs", type=int, metavar="N",
+        help="verify N files in parallel (0 = all cores; default 1, or every CPU of the cluster with --ray)",
+    )  # fmt: skip
+    p.add_argument(
+        "--ray", nargs="?", const="local", metavar="ADDRESS",
+        help="verify on a Ray cluster: 'auto' (the one this machine is in), ray://HOST:PORT, or none for a local "
+        "one (needs the scale extra); reports stream as they complete",
+    )  # fmt: skip
+    p.add_argument(
+        "--json-lines", metavar="OUT",
+        help="append one JSON report per line to OUT as files complete ('-': stdout); files already in OUT are "
+        "skipped, so an interrupted batch resumes",
+    )  # fmt: skip
     p.add_argument(
         "--timeout",
         type=float,
@@ -83,10 +107,26 @@ def run(ns: argparse.Namespace) -> int:
         print("dirfa-verify: --timeout must be positive", file=sys.stderr)
         return EXIT_USAGE
     kwargs["limits"] = Limits(timeout_s=ns.timeout)
-    jobs = ns.jobs if ns.jobs > 0 else (os.cpu_count() or 1)
+    ray_address = ns.ray
+    if ray_address is not None and not _looks_like_address(ray_address):
+        ns.files.insert(0, ray_address)  # `--ray a.mp4 b.mp4`: a.mp4 is a file, the cluster a local one
+        ray_address = "local"
+    try:
+        sources = expand(ns.files)
+    except SourceError as exc:
+        print(f"dirfa-verify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not sources:
+        print("dirfa-verify: no media files to verify", file=sys.stderr)
+        return EXIT_USAGE
+    if ray_address is not None or ns.json_lines:
+        from ._batch import run_batch
+
+        return run_batch(sources, kwargs, jobs=ns.jobs, ray_address=ray_address, out=ns.json_lines or "-")
+    jobs = ns.jobs if ns.jobs and ns.jobs > 0 else (1 if ns.jobs is None else os.cpu_count() or 1)
     # Every file is verified in a supervised worker process: a decoder crash, a memory blow-up or a file past the
     # deadline costs that file an UNREADABLE report, never the batch (verifier._isolated).
-    results = verify_isolated(ns.files, workers=min(jobs, len(ns.files)), **kwargs)
+    results = verify_isolated(sources, workers=min(jobs, len(sources)), **kwargs)
 
     code = 0
     for result in results:

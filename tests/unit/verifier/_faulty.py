@@ -13,6 +13,8 @@ def faulty_verify(source, **kwargs):
     name = Path(str(source)).name
     if name.startswith("segv"):
         ctypes.string_at(0)  # a real SIGSEGV, as a native decoder's bug would raise
+    if name.startswith("slow"):
+        time.sleep(3)
     if name.startswith("hang"):
         time.sleep(60)
     if name.startswith("hog"):
