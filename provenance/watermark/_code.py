@@ -9,6 +9,7 @@ Code: terminated convolutional code, constraint length 7, rate 1/4, generators 1
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -72,34 +73,46 @@ def encode(info_bits: np.ndarray) -> np.ndarray:
     return out.reshape(-1)
 
 
+# Viterbi trellis, fixed by the code. Predecessors of next state ns: states ((ns & 31) << 1) | b for b in {0, 1},
+# with input ns >> 5.
+_NS = np.arange(_N_STATES)
+_PRED = ((_NS & (_N_STATES // 2 - 1)) << 1)[:, None] | np.arange(2)[None, :]  # (64 next, 2)
+_INP = _NS >> (K - 2)  # (64,)
+_BRANCH_OUT = _OUT[_PRED, _INP[:, None]]  # (64 next, 2 pred, 4) coded bits of each branch
+# The 16 possible 4-bit branch outputs as +-1 signs, and each branch's pattern: a branch metric is one of 16
+# sums per step, computed once for the whole batch and all steps.
+_PATTERN_SIGNS = 2.0 * ((np.arange(16)[:, None] >> np.arange(len(GENERATORS) - 1, -1, -1)[None, :]) & 1) - 1.0
+_BRANCH_PATTERN = (_BRANCH_OUT << np.arange(len(GENERATORS) - 1, -1, -1)).sum(axis=-1)  # (64 next, 2 pred)
+
+
 def viterbi(soft: np.ndarray) -> np.ndarray:
-    """Soft-decision decoding of a batch: soft (B, 232), positive = bit 1. Returns info bits (B, 52)."""
+    """Soft-decision decoding of a batch: soft (B, 232), positive = bit 1. Returns info bits (B, 52).
+
+    Rows are independent: decoding many tests' hypotheses in one call gives each row the bits it gets alone."""
     soft = np.atleast_2d(np.asarray(soft, dtype=np.float64)).reshape(-1, N_STEPS, len(GENERATORS))
     n_batch = soft.shape[0]
-    signs = 2.0 * _OUT - 1.0  # (64, 2, 4)
-    # Predecessors of next state ns: states ((ns & 31) << 1) | b for b in {0, 1}, with input ns >> 5.
-    ns = np.arange(_N_STATES)
-    pred = ((ns & (_N_STATES // 2 - 1)) << 1)[:, None] | np.arange(2)[None, :]  # (64, 2)
-    inp = ns >> (K - 2)  # (64,)
+    pattern_metric = np.einsum("btg,qg->btq", soft, _PATTERN_SIGNS)  # (B, steps, 16)
     metric = np.full((n_batch, _N_STATES), -np.inf)
     metric[:, 0] = 0.0
     choices = np.empty((N_STEPS, n_batch, _N_STATES), dtype=np.int8)
-    branch_sign = signs[pred, inp[:, None]]  # (64 next, 2 pred, 4)
+    pred0, pred1 = _PRED[:, 0], _PRED[:, 1]
     for t in range(N_STEPS):
-        bm = np.einsum("bg,npg->bnp", soft[:, t], branch_sign)  # (B, 64, 2)
-        cand = metric[:, pred] + bm
-        best = np.argmax(cand, axis=2)
-        choices[t] = best
-        metric = np.take_along_axis(cand, best[..., None], axis=2)[..., 0]
+        bm = pattern_metric[:, t, _BRANCH_PATTERN]  # (B, 64, 2)
+        c0 = metric[:, pred0] + bm[..., 0]
+        c1 = metric[:, pred1] + bm[..., 1]
+        take = c1 > c0  # ties keep predecessor 0 (argmax's first index)
+        choices[t] = take
+        metric = np.where(take, c1, c0)
     state = np.zeros(n_batch, dtype=np.int64)  # terminated code ends in state 0
     bits = np.empty((n_batch, N_STEPS), dtype=np.int64)
     rows = np.arange(n_batch)
     for t in range(N_STEPS - 1, -1, -1):
-        bits[:, t] = inp[state]
-        state = pred[state, choices[t, rows, state]]
+        bits[:, t] = _INP[state]
+        state = _PRED[state, choices[t, rows, state]]
     return bits[:, :N_INFO]
 
 
+@functools.lru_cache(maxsize=4096)
 def log10_binom_tail(agree: int, n: int) -> float:
     """log10 P(X >= agree) for X ~ Binomial(n, 1/2)."""
     if agree <= 0:

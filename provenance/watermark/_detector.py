@@ -3,7 +3,8 @@ frames.
 
 Memory stays bounded for long videos: per frame only 256 complex tile sums are kept, plus at most
 ``keep_frames`` frames as uint8 RGB at short side <= 512 (evenly spread: the sampling stride doubles whenever
-the buffer fills).
+the buffer fills), plus the stack of frames (at most BATCH_PIXELS) the aligned pass is about to measure in one
+vectorised pass.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..errors import WatermarkInputError
 from . import _code, _decide, _keys, _resample, _sync, _tone
 from ._frames import MIN_DETECT_SHORT, check_frame
-from ._measure import Geometry, measure_planes, planes, work_from_fine
+from ._measure import Geometry, measure_planes, per_plane, planes, work_from_fine
 
 FINE_SHORT = 512  # kept frames are stored at this short side (uint8 RGB) for re-synchronisation
 
@@ -63,6 +65,50 @@ class _Keeper:
         while len(self.items) > self.capacity:
             self.stride *= 2
             self.items = [it for it in self.items if it[0] % self.stride == 0]
+
+
+# Frames measured together in the aligned pass: 0.5 Mpx, 32 frames at the verifier's 128 x 128. Larger stacks
+# save no CPU (measured 8 to 128 frames: the same within noise) and leave the verifier's decode thread, 16 frames
+# ahead, idle while a stack is measured.
+BATCH_PIXELS = 1 << 19
+
+
+class _Batch:
+    """The aligned pass's measurements, made on stacks of same-shaped frames (one vectorised pass per stack,
+    the same values as frame by frame). Frames are copied in as they arrive (a producer may reuse its buffer);
+    memory stays bounded by BATCH_PIXELS."""
+
+    def __init__(self, channels: tuple[str, ...], steps: tuple[float, ...]) -> None:
+        self.channels, self.steps = channels, steps
+        self.buf: np.ndarray | None = None
+        self.count = 0
+        self.tiles: list[np.ndarray] = []
+        self.pairs: list[np.ndarray] = []
+
+    def add(self, frame: np.ndarray) -> None:
+        if self.buf is not None and (self.buf.shape[1:] != frame.shape or self.count == len(self.buf)):
+            self._flush()
+        if self.buf is None or self.buf.shape[1:] != frame.shape:
+            size = max(1, BATCH_PIXELS // (frame.shape[0] * frame.shape[1]))
+            self.buf = np.empty((size, *frame.shape), np.uint8)
+        assert self.buf is not None
+        self.buf[self.count] = frame
+        self.count += 1
+
+    def _flush(self) -> None:
+        if self.count and self.buf is not None:
+            stack = self.buf[: self.count]
+            work = planes(stack, self.channels, _resample.working_shape(*stack.shape[1:3]))
+            f, p = measure_planes(work, self.steps)
+            self.tiles.append(f)
+            self.pairs.append(p)
+            self.count = 0
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(N, K, 256) tile sums and (N, K) mean z^2 of every frame added."""
+        self._flush()
+        self.buf = None
+        return np.concatenate(self.tiles), np.concatenate(self.pairs)
 
 
 def _fine_rgb(frame: np.ndarray) -> np.ndarray:
@@ -119,23 +165,34 @@ def _best_shift(tiles, pairs, lay, key, shifts) -> tuple[int, int]:
 
 
 def _evaluate(tiles, pairs, t_centre, key, log10_hyp, frame_s, shifts=((0, 0),), groups=None):
-    """:func:`_evaluate_one` for each carrier group (the current mark's carriers; those of mark version 1, at
-    another QIM step): the group whose clip or best window test is strongest. Groups are decoded separately, so a
-    carrier measured at the wrong step adds no noise to the other's evidence; each group's hypotheses are counted.
+    """The clip test (at the best of the cyclic tile shifts in ``shifts``) and the window tests at that shift, for
+    each carrier group (the current mark's carriers; those of mark version 1, at another QIM step): the group
+    whose clip or best window test is strongest. Groups are decoded separately, so a carrier measured at the
+    wrong step adds no noise to the other's evidence; each group's hypotheses are counted.
     ``groups``: ((carrier indices, accepted payload versions), ...); a decode whose version the group does not
-    carry is no detection, so each hypothesis has 2^48 acceptable codewords whatever the number of versions."""
+    carry is no detection, so each hypothesis has 2^48 acceptable codewords whatever the number of versions.
+    Every test of every group is decoded in one batched Viterbi call."""
     groups = groups or ((tuple(range(tiles.shape[1])), _code.VERSIONS),)
-    best, best_p = None, math.inf
-    for indices, versions in groups:
+    lay = _decide.layouts_for(t_centre)
+    prepared, hyps = [], []
+    for indices, _versions in groups:
         idx = list(indices)
-        clip, wins, agree, shift = _evaluate_one(
-            tiles[:, idx], pairs[:, idx], t_centre, key, log10_hyp, frame_s, shifts
-        )
-        clip = _only(clip, versions)
-        wins = [(a, b, i, _only(r, versions), h) for a, b, i, r, h in wins]
+        g_tiles, g_pairs = tiles[:, idx], pairs[:, idx]
+        shift = shifts[0] if len(shifts) == 1 else _best_shift(g_tiles, g_pairs, lay, key, shifts)
+        sums = _decide.coded_sums(_roll(g_tiles, shift), key)
+        tests: list[tuple[Any, Any, Any, Any]] = [(None, None, None, _decide.soft_hypotheses(sums, g_pairs, lay))]
+        for start, end, w_idx in _decide.windows(t_centre, frame_s):
+            tests.append((start, end, w_idx, _decide.soft_hypotheses(sums[w_idx], g_pairs[w_idx], lay[:, w_idx])))
+        prepared.append((sums, shift, tests))
+        hyps += [t[3] for t in tests]
+    results = iter(_decide.blind_tests(hyps, log10_hyp))
+    best, best_p = None, math.inf
+    for (sums, shift, tests), (_indices, versions) in zip(prepared, groups, strict=True):
+        clip = _only(next(results), versions)
+        wins = [(a, b, i, _only(next(results), versions), h) for a, b, i, h in tests[1:]]
         p = min([clip.log10_p] + [w[3].log10_p for w in wins])
         if best is None or p < best_p:
-            best, best_p = (clip, wins, agree, shift), p
+            best, best_p = (clip, wins, _frame_agreement(sums, lay, clip), shift), p
     return best
 
 
@@ -144,24 +201,15 @@ def _only(result, versions):
     return result if result.version in versions else dataclasses.replace(result, log10_p=0.0)
 
 
-def _evaluate_one(tiles, pairs, t_centre, key, log10_hyp, frame_s, shifts=((0, 0),)):
-    """Clip test (at the best of the cyclic tile shifts in ``shifts``) + window tests at that shift."""
-    lay = _decide.layouts_for(t_centre)
-    n = tiles.shape[0]
-    shift = shifts[0] if len(shifts) == 1 else _best_shift(tiles, pairs, lay, key, shifts)
-    sums = _decide.coded_sums(_roll(tiles, shift), key)
-    clip = _decide.blind_test(_decide.soft_hypotheses(sums, pairs, lay), log10_hyp)
-    wins = []
-    for start, end, idx in _decide.windows(t_centre, frame_s):
-        whyp = _decide.soft_hypotheses(sums[idx], pairs[idx], lay[:, idx])
-        wins.append((start, end, idx, _decide.blind_test(whyp, log10_hyp), whyp))
-    # Per-frame agreement with the clip codeword under the clip's hypothesis.
+def _frame_agreement(sums, lay, clip) -> float:
+    """Mean per-frame agreement with the clip codeword under the clip's hypothesis."""
+    n = sums.shape[0]
     o = int(np.argmin(np.abs(_decide.OFFSETS_S - clip.offset_s)))
     per_frame = sums[np.arange(n), :, lay[o]]  # (N, K, C)
     fsoft = np.einsum("k,nkc->nc", clip.signs, -np.imag(per_frame * np.exp(-1j * clip.theta)[None, :, None]))
     seen = fsoft != 0
     agree = np.sum(((fsoft > 0) == (clip.codeword[None, :] == 1)) & seen) / max(1, int(seen.sum()))
-    return clip, wins, float(agree), shift
+    return float(agree)
 
 
 def _n_windows(t_centre: np.ndarray, frame_s: float) -> int:
@@ -222,7 +270,8 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
     carriers = params.detect_carriers
     channels = tuple(c for c, _ in carriers)
     steps = tuple(float(st) for _, st in carriers)
-    tiles, pairs, times = [], [], []
+    times = []
+    batch = _Batch(channels, steps)
     keeper = _Keeper(options.keep_frames) if options.resync else None
     n = 0
     for i, frame in enumerate(frames):
@@ -230,10 +279,7 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         if timestamps is not None and i >= len(timestamps):
             raise WatermarkInputError("more frames than timestamps")
         t = (float(timestamps[i]) if timestamps is not None else i / fps) + 0.5 / fps
-        work = planes(frame, channels, _resample.working_shape(*frame.shape[:2]))
-        f, p = measure_planes(work, steps)
-        tiles.append(f)
-        pairs.append(p)
+        batch.add(frame)
         times.append(t)
         if keeper is not None and keeper.wants(i):
             keeper.add(i, t, _fine_rgb(frame))
@@ -242,7 +288,8 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         raise WatermarkInputError("no frames to analyse")
     if timestamps is not None and len(timestamps) != n:
         raise WatermarkInputError(f"{len(timestamps)} timestamps for {n} frames")
-    tiles_a, pairs_a, t_a = np.array(tiles), np.array(pairs), np.array(times)
+    tiles_a, pairs_a = batch.result()
+    t_a = np.array(times)
 
     # Carrier groups, decoded separately: the current mark's carriers, then version 1's (V alone, step 76).
     main = tuple(range(len(params.carriers)))
@@ -268,18 +315,9 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
 
     best_raw = raw
     for geometry, tone, shifts in _resync_candidates(keeper, channels, steps, options.sync_frames):
-        eff_steps = _tone.steps_for(steps, tone)
-        k_tiles, k_pairs, k_t = [], [], []
-        for _i, t, rgb in keeper.items:
-            work = [work_from_fine(pl, geometry) for pl in _tone.carrier_planes(rgb, channels, tone.gamma)]
-            f, p = measure_planes(work, eff_steps)
-            k_tiles.append(f)
-            k_pairs.append(p)
-            k_t.append(t)
-        k_t_a = np.array(k_t)
-        clip, wins, agree, shift = _evaluate(
-            np.array(k_tiles), np.array(k_pairs), k_t_a, key, log10_hyp, 1.0 / fps, shifts, groups
-        )
+        k_tiles, k_pairs = _measure_kept(keeper, channels, _tone.steps_for(steps, tone), geometry, tone)
+        k_t_a = np.array([it[1] for it in keeper.items])
+        clip, wins, agree, shift = _evaluate(k_tiles, k_pairs, k_t_a, key, log10_hyp, 1.0 / fps, shifts, groups)
         cand = _Raw(log10_hypotheses=log10_hyp, resynchronised=True)
         cand.geometry = (
             f"scale={geometry.scale:.4f} phase=({geometry.py},{geometry.px}) shift=({shift[0]},{shift[1]}) "
@@ -295,6 +333,18 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
     return best_raw
 
 
+def _measure_kept(keeper: _Keeper, channels, steps, geometry: Geometry, tone) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K, 256) tile sums and (N, K) mean z^2 of the kept frames under ``geometry`` and ``tone``, frame by frame
+    (stacking them measured slower: the 4x super-resolution planes of 32 frames outgrow the caches)."""
+    tiles, pairs = [], []
+    for _i, _t, rgb in keeper.items:
+        work = per_plane(_tone.carrier_planes(rgb, channels, tone.gamma), lambda pl: work_from_fine(pl, geometry))
+        f, p = measure_planes(work, steps)
+        tiles.append(f)
+        pairs.append(p)
+    return np.array(tiles), np.array(pairs)
+
+
 def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[float, ...], sync_frames: int):
     items = keeper.items
     pick = np.unique(np.linspace(0, len(items) - 1, min(len(items), sync_frames)).round().astype(int))
@@ -306,7 +356,7 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     for tone in _tone.ranked(scores):
         yield Geometry(), tone, ((0, 0),)
     # Candidate 1b: a non-uniform rescale, undone for each standard aspect ratio the frames do not already have.
-    fines = [np.array(_tone.carrier_planes(rgb, channels, 1.0), dtype=np.float32) for rgb in rgbs]
+    fines = [_tone.carrier_planes(rgb, channels, 1.0) for rgb in rgbs]  # per frame, K float32 planes (shared)
     h, w = rgbs[0].shape[:2]
     aspects = [a for a in ASPECTS if abs(math.log(a * h / w)) > 0.03]
     scored = sorted(aspects, key=lambda a: -_sync._exact_score(fines[::3], steps, Geometry(aspect=a)))
@@ -316,5 +366,5 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     # searched by decoding every one. (The curve of candidate 1 is not carried over: on a misaligned grid its
     # score says nothing.)
     g = _sync.search_grid(fines, steps)
-    gain_scores = _tone.scores({1.0: [[work_from_fine(pl, g) for pl in f] for f in fines]}, steps)
+    gain_scores = _tone.scores({1.0: [per_plane(f, lambda pl: work_from_fine(pl, g)) for f in fines]}, steps)
     yield g, _tone.best_gain(gain_scores, 1.0), ALL_SHIFTS

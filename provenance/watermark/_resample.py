@@ -45,25 +45,28 @@ def up_taps(n_native: int, n_work: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _apply(x: np.ndarray, taps: tuple[np.ndarray, np.ndarray], axis: int) -> np.ndarray:
+    """Resample along ``axis`` (0: rows, 1: columns of the last two axes; leading axes are a batch)."""
     idx, w = taps
     if axis == 0:
-        out = x[idx[:, 0]] * w[:, 0, None]
+        out = x[..., idx[:, 0], :] * w[:, 0, None]
         for t in range(1, idx.shape[1]):
-            out += x[idx[:, t]] * w[:, t, None]
+            out += x[..., idx[:, t], :] * w[:, t, None]
     else:
-        out = x[:, idx[:, 0]] * w[None, :, 0]
+        out = x[..., idx[:, 0]] * w[None, :, 0]
         for t in range(1, idx.shape[1]):
-            out += x[:, idx[:, t]] * w[None, :, t]
+            out += x[..., idx[:, t]] * w[None, :, t]
     return out
 
 
 def resize(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Area-resample a 2-D float array to ``shape`` (identity when the shape already matches)."""
-    h, w = x.shape
+    """Area-resample the last two axes of a float array to ``shape`` (identity when the shape already matches);
+    a stack of planes gives the same values as plane by plane."""
+    h, w = x.shape[-2:]
     if (h, w) == tuple(shape):
         return x
     if h == 2 * shape[0] and w == 2 * shape[1]:
-        return x[: shape[0] * 2, : shape[1] * 2].reshape(shape[0], 2, shape[1], 2).mean(axis=(1, 3))
+        lead = x.shape[:-2]
+        return x[..., : shape[0] * 2, : shape[1] * 2].reshape(*lead, shape[0], 2, shape[1], 2).mean(axis=(-3, -1))
     return _apply(_apply(x, down_taps(h, shape[0]), 0), down_taps(w, shape[1]), 1)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _resample
-from ._measure import SUPER, Geometry, block_s0, work_from_fine
+from ._measure import SUPER, Geometry, block_s0, per_plane, work_from_fine
 
 # A crop kept at its cropped size maps the original to ``scale`` < 1 of the working grid. 2 % steps: with
 # 32-px blocks on a 512-px frame a 1 % scale error moves the frame edge by a tenth of a block.
@@ -48,42 +48,45 @@ def _phase_sums(means: np.ndarray, step: float, block: int, near=None) -> tuple[
 
 # Scores are |sum z^2| / sqrt(blocks): a z-score, so that small (down-scaled) grids, whose mean over fewer
 # blocks is noisier, are not favoured. Sums are coherent over frames: the QIM phase is shared by the frames.
-def _exact_score(fines: list[np.ndarray], steps: tuple[float, ...], g: Geometry) -> float:
+def _exact_score(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry) -> float:
     total = np.zeros(len(steps), complex)
     count = 0
     for fine in fines:
-        for k, (plane, step) in enumerate(zip(fine, steps, strict=True)):
-            s0 = block_s0(work_from_fine(plane, g))
+        s0_of = per_plane(list(fine), lambda plane: block_s0(work_from_fine(plane, g)))
+        for k, (s0, step) in enumerate(zip(s0_of, steps, strict=True)):
             total[k] += np.exp(4j * np.pi * s0 / step).sum()
             count += s0.size
     return float(np.sum(np.abs(total)) / np.sqrt(max(count, 1)))
 
 
 def _phase_scores(
-    fines: list[np.ndarray], steps: tuple[float, ...], scale: float, factor: int, near=None
+    fines: list[list[np.ndarray]], steps: tuple[float, ...], scale: float, factor: int, near=None
 ) -> np.ndarray:
     """(8 f, 8 f) z-scores of every grid phase (or those ``near``, see _phase_sums) at ``scale`` on a grid
     ``factor`` = f times the working one, summed coherently over frames per carrier."""
     block = 8 * factor
     acc = np.zeros((len(steps), block, block), complex)
     count = 0
+
+    def means(plane: np.ndarray) -> np.ndarray:
+        wh, ww = _resample.working_shape(plane.shape[-2], plane.shape[-1], scale)
+        return _box_means(_resample.resize(plane, (wh * factor, ww * factor)), block)
+
     for fine in fines:
-        for k, (plane, step) in enumerate(zip(fine, steps, strict=True)):
-            ph, pw = plane.shape
-            wh, ww = _resample.working_shape(ph, pw, scale)
-            sup = _resample.resize(plane, (wh * factor, ww * factor))
-            sums, n = _phase_sums(_box_means(sup, block), step, block, near)
+        for k, (m, step) in enumerate(zip(per_plane(list(fine), means), steps, strict=True)):
+            sums, n = _phase_sums(m, step, block, near)
             acc[k] += sums
             count += n
     return np.abs(acc).sum(axis=0) / np.sqrt(max(count, 1))
 
 
-def search_grid(fines: list[np.ndarray], steps: tuple[float, ...], keep: int = 3) -> Geometry:
+def search_grid(fines: list[list[np.ndarray]], steps: tuple[float, ...], keep: int = 3) -> Geometry:
     """Best (scale, py, px): every half-pixel grid phase at each of SCALES by the proxy (on every other frame of
     ``fines``); the best ``keep``
     refined in scale (+-1 %) and to the quarter pixel (phases within 3 quarter pixels of the coarse one: a
     scale change moves the grid about the frame origin, where the phase is anchored), then re-scored exactly.
-    ``fines``: per frame, the (K, h, w) stored carrier planes."""
+    ``fines``: per frame, the K stored carrier planes (a list, whose repeated planes are measured once, or a
+    (K, h, w) array)."""
     coarse = []
     for scale in SCALES:
         scores = _phase_scores(fines[::2], steps, scale, SUPER // 2)  # every other sync frame

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _resample, _rule
-from ._measure import block_s0
+from ._measure import block_s0, per_plane
 
 GAMMAS = (0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4)
 GAINS = tuple(float(g) for g in np.round(np.arange(0.70, 1.4001, 0.05), 2))  # 15 gains, 0.70 .. 1.40
@@ -56,9 +56,15 @@ def inverse_lut(gamma: float) -> np.ndarray:
 
 
 def carrier_planes(rgb: np.ndarray, channels: tuple[str, ...], gamma: float) -> list[np.ndarray]:
-    """Full-resolution carrier planes of a uint8 RGB frame after undoing ``gamma`` (float32)."""
+    """Full-resolution carrier planes of a uint8 RGB frame (or a stack of frames, (..., H, W, 3)) after undoing
+    ``gamma`` (float32). A channel listed twice (measured at two QIM steps) is the same array."""
     src = rgb if gamma == 1.0 else inverse_lut(gamma)[rgb]
-    return [_rule.carrier(src, c) for c in channels]
+    colours = [src[..., i].astype(np.float32) for i in range(3)]
+    done: dict[str, np.ndarray] = {}
+    for c in channels:
+        if c not in done:
+            done[c] = _rule.carrier_of(colours[0], colours[1], colours[2], c)
+    return [done[c] for c in channels]
 
 
 def steps_for(steps: tuple[float, ...], tone: Tone) -> tuple[float, ...]:
@@ -73,8 +79,9 @@ def scores(work_by_gamma: dict[float, list[list[np.ndarray]]], steps: tuple[floa
     gains = np.array(GAINS)
     for gamma, frames in work_by_gamma.items():
         total = np.zeros(len(gains))
+        s0_of = [per_plane(f, block_s0) for f in frames]  # a plane listed twice: one s0
         for k, step in enumerate(steps):
-            s0 = np.concatenate([block_s0(f[k]).reshape(-1) for f in frames])
+            s0 = np.concatenate([s[k].reshape(-1) for s in s0_of])
             z2 = np.exp((4j * np.pi / step) * np.outer(gains, s0)).sum(axis=1)
             total += np.abs(z2) / np.sqrt(max(s0.size, 1))
         for g, v in zip(GAINS, total, strict=True):
@@ -91,7 +98,8 @@ def search(
         per = []
         for rgb in rgbs:
             shape = work_shape or _resample.working_shape(*rgb.shape[:2])
-            per.append([_resample.resize(p, shape) for p in carrier_planes(rgb, channels, gamma)])
+            planes = carrier_planes(rgb, channels, gamma)
+            per.append(per_plane(planes, lambda p, shape=shape: _resample.resize(p, shape)))
         work[gamma] = per
     sc = scores(work, steps)
     return max(sc, key=lambda t: sc[t]), sc
