@@ -89,6 +89,7 @@ def main() -> None:
     speech = load_audio(ROOT / "sdk" / "data" / "speech.wav")[: 3 * 16000]
     (tmp / "speech3.wav").write_bytes(encode_wav(speech.astype(np.float32), 16000))
     for backend in ("local", "ray"):
+        (tmp / backend).mkdir()
         jobs = [RenderJob(ROOT / "sdk" / "data" / "portrait.jpg", tmp / "speech3.wav",
                           tmp / backend / f"{i:03d}.mp4", seed=i) for i in range(ns.renders)]  # fmt: skip
         t = time.perf_counter()
