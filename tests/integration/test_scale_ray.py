@@ -142,3 +142,36 @@ def test_identity_references_hold_no_key(tmp_path):
         IdentityRef.from_factory("no_colon")
     ref = IdentityRef.from_factory("provenance.signing:dev_identity")
     assert ref.load().is_development
+
+
+@pytest.mark.slow
+def test_render_batch_on_ray_survives_a_killed_actor(cluster, tmp_path, portrait_path, short_speech, capsys):
+    from sdk.cli import main
+
+    (tmp_path / "out").mkdir()
+    lines = [json.dumps({"portrait": str(portrait_path), "audio": str(short_speech), "output": f"out/{i}.mp4",
+                         "seed": i}) for i in range(3)]  # fmt: skip
+    (tmp_path / "jobs.jsonl").write_text("\n".join(lines) + "\n")
+    killed: list[int] = []
+
+    def kill_one():  # an actor busy rendering: SIGKILL it, as a lost node or the OOM killer would
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    if cmdline.read_bytes().startswith(b"ray::_RenderActor.render"):
+                        os.kill(int(cmdline.parent.name), signal.SIGKILL)
+                        killed.append(int(cmdline.parent.name))
+                        break
+                except OSError:
+                    continue
+            time.sleep(0.3)
+
+    killer = threading.Thread(target=kill_one, daemon=True)
+    killer.start()
+    code = main(["render-batch", str(tmp_path / "jobs.jsonl"), "--ray", "--workers", "2", "--json"])
+    killer.join()
+    assert killed, "no render actor was killed: the test did not test anything"
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert code == 0 and [r["ok"] for r in rows] == [True, True, True]  # the killed job was retried
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.mp4", "1.mp4", "2.mp4"]
