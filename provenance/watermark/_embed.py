@@ -81,10 +81,17 @@ def dc_shift(blocks: np.ndarray, bits: np.ndarray, step: float, iterations: int 
 
 
 def texture_mask(y_blocks: np.ndarray, params: EmbedParams, flat: float | None = None) -> np.ndarray:
+    return mask_of(texture_of(y_blocks, params), params.alpha_flat if flat is None else flat)
+
+
+def texture_of(y_blocks: np.ndarray, params: EmbedParams) -> np.ndarray:
+    """Local texture in [0, 1] per block: the luma energy outside the top singular component, over the reference."""
     s0, _, _, fro2 = _rule.top_singular(y_blocks, iterations=3)
-    texture = np.sqrt(np.maximum(fro2 - s0**2, 0.0))
-    flat = params.alpha_flat if flat is None else flat
-    return flat + (1.0 - flat) * np.minimum(texture / params.texture_ref, 1.0)
+    return np.minimum(np.sqrt(np.maximum(fro2 - s0**2, 0.0)) / params.texture_ref, 1.0)
+
+
+def mask_of(texture: np.ndarray, flat: float) -> np.ndarray:
+    return flat + (1.0 - flat) * texture
 
 
 def _block_map_to_native(values: np.ndarray, wshape: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
@@ -149,11 +156,12 @@ def embed_frame(frame: np.ndarray, bits: np.ndarray, params: EmbedParams) -> np.
     wshape = _resample.working_shape(h, w)
     work, factor = _working_rgb(frame, wshape)
     y_blocks = _rule.ll_blocks(_rule.haar_ll(_rule.carrier(work, "y")))
-    alpha = texture_mask(y_blocks, params)
+    texture = texture_of(y_blocks, params)  # one estimate, two masks (chroma and luma carriers)
+    alpha = mask_of(texture, params.alpha_flat)
     delta = np.zeros((*bits.shape, 3), np.float64)  # per-block RGB change
     for channel, step in params.carriers:
         blocks = y_blocks if channel == "y" else _rule.ll_blocks(_rule.haar_ll(_rule.carrier(work, channel)))
-        a = texture_mask(y_blocks, params, params.alpha_flat_luma) if channel == "y" else alpha
+        a = mask_of(texture, params.alpha_flat_luma) if channel == "y" else alpha
         # A uniform LL shift c is a pixel change of c / 2 over the block (inverse Haar, details unchanged).
         delta += (dc_shift(blocks, bits, step) * a * 0.5)[..., None] * _rule.CHANNEL_RGB[channel]
     if factor:
