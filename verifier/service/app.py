@@ -195,7 +195,17 @@ async def verify_route(request: Request) -> Response:
         svc.metrics.rejected.labels("client_gone").inc()
         return error(400, "the client went away before the body ended", {"Connection": "close"})
     filename = _filename(request.headers.get("x-filename"))
-    overrides = {"mode": mode, "filename": filename, "thumbnails": thumbnails == "1"}
+    result = await verify_spooled(svc, path, {"mode": mode, "filename": filename, "thumbnails": thumbnails == "1"})
+    if isinstance(result, Response):
+        return result
+    verdict = result.get("report", result)["verdict"]
+    return JSONResponse(result, headers={"X-Dirfa-Verdict": verdict})
+
+
+async def verify_spooled(svc: ServiceState, path: Path, overrides: dict[str, Any]) -> dict[str, Any] | Response:
+    """Verify a spooled upload in the pool (the file is deleted afterwards) and count it: the worker's result
+    (its ``"report"``, or the report itself, has a verdict), or the JSON error to answer (503 full, 500)."""
+    mode = overrides["mode"]
     t = time.perf_counter()
     try:
         result = await svc.pool.verify(str(path), overrides)
@@ -209,7 +219,7 @@ async def verify_route(request: Request) -> Response:
         return error(500, str(report.get("error") or "verification failed"))
     svc.metrics.verify_seconds.labels(mode).observe(time.perf_counter() - t)
     svc.metrics.verifications.labels(mode, report["verdict"]).inc()
-    return JSONResponse(result, headers={"X-Dirfa-Verdict": report["verdict"]})
+    return result
 
 
 def _filename(value: str | None) -> str:

@@ -83,7 +83,6 @@ import logging
 import re
 import struct
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from dataclasses import replace
@@ -103,7 +102,7 @@ from provenance.store import ManifestRecord, ManifestStore, open_store
 
 from ._pool import Saturated
 from ._upload import ClientGone, UploadError, UploadLimits
-from .app import ServiceState, error
+from .app import ServiceState, error, verify_spooled
 
 log = logging.getLogger("verifier.service.softbinding")
 
@@ -443,19 +442,10 @@ async def by_content(request: Request) -> Response:
     if isinstance(received, Response):
         return received
     overrides = {"mode": CONTENT_MODE, "filename": "byContent", "thumbnails": False, "store": None}
-    t = time.perf_counter()
-    try:
-        result = await svc.pool.verify(str(received), overrides)
-    except Saturated as exc:
-        svc.metrics.rejected.labels("saturated").inc()
-        return error(503, str(exc), {"Retry-After": "1"})
-    finally:
-        received.unlink(missing_ok=True)
+    result = await verify_spooled(svc, received, overrides)
+    if isinstance(result, Response):
+        return result
     report = result.get("report", result)
-    if "verdict" not in report:  # the worker could not even build a report
-        return error(500, str(report.get("error") or "verification failed"))
-    svc.metrics.verify_seconds.labels(CONTENT_MODE).observe(time.perf_counter() - t)
-    svc.metrics.verifications.labels(CONTENT_MODE, report["verdict"]).inc()
     if report["verdict"] == "unreadable":
         reason = str(report.get("summary") or "unreadable")
         if any(str(e).startswith("limit:") for e in report.get("errors") or ()) or "limit:" in reason:
