@@ -18,8 +18,8 @@ _C2PA_MANIFEST_UUIDS = {
 }
 
 
-def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """(type, payload start, payload end) of each box in data[start:end]."""
+def _spans(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int, int]]:
+    """(type, box start, payload start, box end) of each box in data[start:end]."""
     pos = start
     while pos + 8 <= end:
         size, box_type = struct.unpack_from(">I4s", data, pos)
@@ -33,8 +33,14 @@ def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]
             size = end - pos
         if size < header or pos + size > end:
             raise ManifestError("JUMBF box size out of range")
-        yield box_type, pos + header, pos + size
+        yield box_type, pos, pos + header, pos + size
         pos += size
+
+
+def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, payload start, payload end) of each box in data[start:end]."""
+    for box_type, _, p0, p1 in _spans(data, start, end):
+        yield box_type, p0, p1
 
 
 def _description(data: bytes, start: int, end: int) -> tuple[bytes, str | None]:
@@ -80,3 +86,22 @@ def manifest_labels(store: bytes) -> list[str]:
 def active_manifest_label(store: bytes) -> str:
     """The id (``urn:c2pa:<uuid>``) of the active manifest of a store: the last one."""
     return manifest_labels(store)[-1]
+
+
+def active_manifest_only(store: bytes) -> bytes:
+    """A C2PA manifest store (JUMBF) holding only the active (last) manifest of ``store``; ``store`` itself when it
+    holds one. Raises :class:`ManifestError` if ``store`` is not a JUMBF superbox."""
+    data = bytes(store)
+    top = list(_spans(data, 0, len(data)))
+    if not top or top[0][0] != b"jumb":
+        raise ManifestError("not a JUMBF manifest store")
+    _, _, payload, end = top[0]
+    children = list(_spans(data, payload, end))
+    if not children or children[0][0] != b"jumd":
+        raise ManifestError("JUMBF superbox without a description box")
+    manifests = [c for c in children[1:] if c[0] == b"jumb"]
+    if len(manifests) <= 1:
+        return data
+    description, last = children[0], manifests[-1]
+    body = data[description[1] : description[3]] + data[last[1] : last[3]]
+    return struct.pack(">I4s", 8 + len(body), b"jumb") + body

@@ -371,7 +371,9 @@ def test_active_manifest_only_keeps_the_last_manifest():
     assert manifest_labels(active) == ["urn:c2pa:two"] and active.endswith(two)
     single = _superbox(store_uuid, "c2pa", two)
     assert active_manifest_only(single) == single
-    with pytest.raises(ValueError):
+    from provenance.errors import ManifestError
+
+    with pytest.raises(ManifestError):
         active_manifest_only(b"\x00\x00\x00\x10nope")
 
 

@@ -184,7 +184,24 @@ async def verify_route(request: Request) -> Response:
         return error(400, "query parameters: mode=full|fast, thumbnails=0|1")
     try:
         svc.pool.check_admission()  # refuse at once, before reading a body that would only queue
-        path, _ = await svc.receive_upload(request)
+    except Saturated as exc:
+        svc.metrics.rejected.labels("saturated").inc()
+        return error(503, str(exc), {"Retry-After": "1", "Connection": "close"})
+    path = await receive_or_error(request, svc)
+    if isinstance(path, Response):
+        return path
+    filename = _filename(request.headers.get("x-filename"))
+    result = await verify_spooled(svc, path, {"mode": mode, "filename": filename, "thumbnails": thumbnails == "1"})
+    if isinstance(result, Response):
+        return result
+    verdict = result.get("report", result)["verdict"]
+    return JSONResponse(result, headers={"X-Dirfa-Verdict": verdict})
+
+
+async def receive_or_error(request: Request, svc: ServiceState, limits: UploadLimits | None = None) -> Path | Response:
+    """The spooled body's path (:meth:`ServiceState.receive_upload`), or the JSON error to answer (and counted)."""
+    try:
+        path, _ = await svc.receive_upload(request, limits)
     except Saturated as exc:
         svc.metrics.rejected.labels("saturated").inc()
         return error(503, str(exc), {"Retry-After": "1", "Connection": "close"})
@@ -194,12 +211,7 @@ async def verify_route(request: Request) -> Response:
     except ClientGone:
         svc.metrics.rejected.labels("client_gone").inc()
         return error(400, "the client went away before the body ended", {"Connection": "close"})
-    filename = _filename(request.headers.get("x-filename"))
-    result = await verify_spooled(svc, path, {"mode": mode, "filename": filename, "thumbnails": thumbnails == "1"})
-    if isinstance(result, Response):
-        return result
-    verdict = result.get("report", result)["verdict"]
-    return JSONResponse(result, headers={"X-Dirfa-Verdict": verdict})
+    return path
 
 
 async def verify_spooled(svc: ServiceState, path: Path, overrides: dict[str, Any]) -> dict[str, Any] | Response:

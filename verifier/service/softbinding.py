@@ -74,14 +74,11 @@ c2pa calls run in worker threads (at most 8 at once), never on the event loop.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hmac
 import json
 import logging
 import re
-import struct
 import threading
 import weakref
 from collections.abc import Callable
@@ -96,13 +93,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from provenance.errors import StoreError
+from provenance._c2pa_jumbf import active_manifest_only
+from provenance.errors import ManifestError, StoreError
 from provenance.manifest import SOFT_BINDING_ALG
 from provenance.store import ManifestRecord, ManifestStore, open_store
 
 from ._pool import Saturated
-from ._upload import ClientGone, UploadError, UploadLimits
-from .app import ServiceState, error, verify_spooled
+from ._upload import UploadLimits
+from ._values import encode_value, parse_value
+from .app import ServiceState, error, receive_or_error, verify_spooled
 
 log = logging.getLogger("verifier.service.softbinding")
 
@@ -129,72 +128,6 @@ class _Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-# --- values ------------------------------------------------------------------------------------------------------
-
-
-def encode_value(content_id: str) -> str:
-    """The API value of a content ID: the base64 of its 12 hex digits."""
-    return base64.b64encode(content_id.encode("ascii")).decode("ascii")
-
-
-def parse_value(text: str) -> str | None:
-    """The content ID (12 lowercase hex digits) an API value names, or None if it is not one."""
-    s = text.strip()
-    if _HEX12.fullmatch(s):
-        return s.lower()
-    b64 = s.replace(" ", "+").replace("-", "+").replace("_", "/")  # '+' arrives as ' ' from an unencoded query
-    b64 += "=" * (-len(b64) % 4)
-    try:
-        raw = base64.b64decode(b64, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    try:
-        decoded = raw.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    return decoded.lower() if _HEX12.fullmatch(decoded) else None
-
-
-def active_manifest_only(store: bytes) -> bytes:
-    """A C2PA manifest store (JUMBF) holding only the active (last) manifest of ``store``; ``store`` itself when it
-    holds one. Raises ValueError if ``store`` is not a JUMBF superbox."""
-    data = bytes(store)
-    top = _box_spans(data, 0, len(data))
-    if not top or top[0][0] != b"jumb":
-        raise ValueError("not a JUMBF manifest store")
-    _, _, payload, end = top[0]
-    children = _box_spans(data, payload, end)
-    if not children or children[0][0] != b"jumd":
-        raise ValueError("JUMBF superbox without a description box")
-    manifests = [c for c in children[1:] if c[0] == b"jumb"]
-    if len(manifests) <= 1:
-        return data
-    description, last = children[0], manifests[-1]
-    body = data[description[1] : description[3]] + data[last[1] : last[3]]
-    return struct.pack(">I4s", 8 + len(body), b"jumb") + body
-
-
-def _box_spans(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int, int]]:
-    """(type, box start, payload start, box end) of each box in data[start:end]."""
-    out = []
-    pos = start
-    while pos + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, pos)
-        header = 8
-        if size == 1:
-            if pos + 16 > end:
-                raise ValueError("truncated JUMBF box header")
-            (size,) = struct.unpack_from(">Q", data, pos + 8)
-            header = 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
-            raise ValueError("JUMBF box size out of range")
-        out.append((kind, pos, pos + header, pos + size))
-        pos += size
-    return out
 
 
 # --- the store ---------------------------------------------------------------------------------------------------
@@ -331,22 +264,6 @@ def _state(request: Request) -> ServiceState:
 # --- reading bodies ------------------------------------------------------------------------------------------------
 
 
-async def _receive(request: Request, svc: ServiceState, limits: UploadLimits | None = None) -> Any:
-    """The spooled body's path, or the error Response (the same mapping as ``POST /verify``)."""
-    try:
-        path, _ = await svc.receive_upload(request, limits)
-    except Saturated as exc:
-        svc.metrics.rejected.labels("saturated").inc()
-        return error(503, str(exc), {"Retry-After": "1", "Connection": "close"})
-    except UploadError as exc:
-        svc.metrics.rejected.labels(f"http_{exc.status}").inc()
-        return error(exc.status, str(exc), {"Connection": "close"})
-    except ClientGone:
-        svc.metrics.rejected.labels("client_gone").inc()
-        return error(400, "the client went away before the body ended", {"Connection": "close"})
-    return path
-
-
 def _small_limits(svc: ServiceState, max_bytes: int) -> UploadLimits:
     limits = svc.config.upload_limits
     return replace(limits, max_bytes=min(limits.max_bytes, max_bytes))
@@ -392,7 +309,7 @@ async def by_binding(request: Request) -> Response:
     except _Refused as exc:
         return error(exc.status, str(exc), {"Connection": "close"} if request.method == "POST" else None)
     if request.method == "POST":
-        received = await _receive(request, svc, _small_limits(svc, MAX_QUERY_BODY))
+        received = await receive_or_error(request, svc, _small_limits(svc, MAX_QUERY_BODY))
         if isinstance(received, Response):
             return received
         try:
@@ -438,7 +355,7 @@ async def by_content(request: Request) -> Response:
     except Saturated as exc:
         svc.metrics.rejected.labels("saturated").inc()
         return error(503, str(exc), {"Retry-After": "1", "Connection": "close"})
-    received = await _receive(request, svc)
+    received = await receive_or_error(request, svc)
     if isinstance(received, Response):
         return received
     overrides = {"mode": CONTENT_MODE, "filename": "byContent", "thumbnails": False, "store": None}
@@ -499,7 +416,7 @@ async def get_manifest(request: Request) -> Response:
     if active_only:
         try:
             data = active_manifest_only(data)
-        except ValueError as exc:  # stored bytes are checked on the way in; never expected
+        except ManifestError as exc:  # stored bytes are checked on the way in; never expected
             log.warning("stored manifest %s is not a JUMBF store: %s", manifest_id, exc)
             return error(500, "the stored manifest cannot be read")
     return Response(data, media_type=C2PA_MEDIA_TYPE, headers={"Cache-Control": "public, max-age=3600"})
@@ -583,7 +500,7 @@ async def add_manifest(request: Request) -> Response:
             raise _Refused(415, f"the body is a C2PA manifest store: Content-Type: {C2PA_MEDIA_TYPE}")
     except _Refused as exc:
         return error(exc.status, str(exc), {"Connection": "close"})
-    received = await _receive(request, svc, _small_limits(svc, MAX_MANIFEST_BYTES))
+    received = await receive_or_error(request, svc, _small_limits(svc, MAX_MANIFEST_BYTES))
     if isinstance(received, Response):
         return received
     try:
