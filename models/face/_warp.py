@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from models.face._deform import EXPRESSION_DIMS, FACE_OVAL, ExpressionModel
+from models.face._interp import linear_on_grid
 from models.schema import MOTION_INDEX
 
 FIXED_POINT_STEPS = 2
@@ -127,12 +128,11 @@ class DenseWarp:
         return max(y0 - pad, 0), min(y1 + pad, self.gh), max(x0 - pad, 0), min(x1 + pad, self.gw)
 
     def _depth_map(self, pts: np.ndarray) -> np.ndarray:
-        from scipy.interpolate import griddata
-
-        g = self.grid.reshape(-1, 2)
-        z = griddata(pts[:, :2], pts[:, 2], g, method="linear")
+        # Grid cell (i, j) sits at frame (j * f + off, i * f + off), as self.grid says.
+        off = (self.f - 1) / 2.0
+        z = linear_on_grid((pts[:, :2] - off) / self.f, pts[:, 2], (self.gh, self.gw))
         hull_z = float(np.mean(pts[list(FACE_OVAL), 2]))
-        z = np.where(np.isnan(z), hull_z, z).reshape(self.gh, self.gw)
+        z = np.where(np.isnan(z), hull_z, z)
         sigma = max(0.5, 0.05 * self.iod / self.f)
         return cv2.GaussianBlur(z.astype(np.float32), (0, 0), sigma)
 

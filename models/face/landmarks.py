@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models._native_log import native_log
+from models.face._mediapipe import import_mediapipe
 from models.errors import FaceTooSmallError, ImageError, NoFaceError
 
 logger = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def _equalise(image: np.ndarray) -> np.ndarray:
 
 
 def _mesh(image: np.ndarray, max_faces: int) -> list[np.ndarray]:
-    import mediapipe as mp
+    mp = import_mediapipe()
 
     h, w = image.shape[:2]
     try:
@@ -173,7 +174,7 @@ def _mesh(image: np.ndarray, max_faces: int) -> list[np.ndarray]:
 
 def _mesh_on_detections(image: np.ndarray, max_faces: int) -> list[np.ndarray]:
     """Full-range detector finds small faces; FaceMesh then runs on a generous square crop of each."""
-    import mediapipe as mp
+    mp = import_mediapipe()
 
     h, w = image.shape[:2]
     # The detector tends to report only the most prominent face of a group, so it also runs on overlapping tiles.

@@ -96,17 +96,20 @@ class FaceRenderer:
 
     @staticmethod
     def _refine(frame: np.ndarray, mapped: np.ndarray) -> np.ndarray:
-        """Re-detect on the framed image (landmarks at output resolution); keep the mapped ones if that fails."""
-        try:
-            faces: list[FaceLandmarks] = detect_faces(frame)
-        except ImageError:  # the landmarker failed on the framed image: the mapped points are still valid
-            return mapped
+        """Re-detect on the framed image (landmarks at output resolution); keep the mapped ones if that fails.
+        FaceMesh alone first (one pass; the framed face is usually the only or the most prominent one), the full
+        multi-face detection only when that finds another face."""
         c = mapped[:, :2].mean(axis=0)
         iod = float(np.linalg.norm(mapped[263, :2] - mapped[33, :2]))
-        best = min(faces, key=lambda f: float(np.linalg.norm(f.points[:, :2].mean(axis=0) - c)), default=None)
-        if best is None or np.linalg.norm(best.points[:, :2].mean(axis=0) - c) > 0.25 * iod:
-            return mapped
-        return best.points.astype(np.float64)
+        for max_faces in (1, 8):
+            try:
+                faces: list[FaceLandmarks] = detect_faces(frame, max_faces=max_faces)
+            except ImageError:  # the landmarker failed on the framed image: the mapped points are still valid
+                return mapped
+            best = min(faces, key=lambda f: float(np.linalg.norm(f.points[:, :2].mean(axis=0) - c)), default=None)
+            if best is not None and np.linalg.norm(best.points[:, :2].mean(axis=0) - c) <= 0.25 * iod:
+                return best.points.astype(np.float64)
+        return mapped
 
     # ---------------------------------------------------------------- public API
     @property

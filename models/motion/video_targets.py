@@ -48,7 +48,9 @@ class VideoTargets:
 
 
 def _face_mesh():
-    import mediapipe as mp
+    from models.face._mediapipe import import_mediapipe
+
+    mp = import_mediapipe()
 
     return mp.solutions.face_mesh.FaceMesh(
         static_image_mode=False, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5
