@@ -89,8 +89,8 @@ class MouthSynth:
     def render(self, frame: np.ndarray, expr_values: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None) -> None:
         """Draw the interior into ``frame`` (RGB uint8, modified in place)."""
         up, lo = self.edges(expr_values, pose)
-        # The warp is inverted on a half-resolution grid, so the lip edges next to the tear are smeared over about
-        # one grid cell; the cavity reaches that far under the lower lip (which moves most) to hide it.
+        # The warp is inverted on a coarse grid (warp.f pixels a cell), so the lip edges next to the tear are smeared
+        # over about one grid cell; the cavity reaches that far under the lower lip (which moves most) to hide it.
         down = self._down(pose)[0]
         down = down / max(float(np.hypot(*down)), 1e-6)
         gaps = np.hypot(*(lo - up).T)

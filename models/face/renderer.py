@@ -4,7 +4,7 @@ DIRFA's second stage turns a motion sequence and the source portrait into video 
 ships with the project, so the default :class:`FaceRenderer` is a landmark-driven image warp: FaceMesh landmarks are
 detected once per portrait, every motion dim is a precomputed displacement field around them, the head pose is a 3D
 rotation with weak-perspective projection, and the mouth interior is synthesised where the lips part. Per frame the
-work is a weighted sum of a few fields, a short inversion on a half-resolution grid (fixed point, plus Newton steps
+work is a weighted sum of a few fields, a short inversion on a coarse grid (fixed point, plus Newton steps
 around an opening mouth), one ``cv2.remap`` and small composites for the mouth interior, irises and closed lids.
 :class:`Renderer` is the seat for a neural generator (see ``models.face.onnx_renderer``).
 """
@@ -23,7 +23,7 @@ from models.face._eyes import EyeSynth
 from models.face._framing import frame_portrait
 from models.face._gaze import GAZE_DIMS, GazeSynth
 from models.face._mouth import MouthSynth
-from models.face._warp import DenseWarp
+from models.face._warp import DenseWarp, grid_factor
 from models.face.image_io import load_image
 from models.face.landmarks import INNER_LIP_LOWER, INNER_LIP_UPPER, FaceLandmarks, detect_faces, select_face
 from models.schema import MOTION_INDEX, NUM_MOTION_DIMS, clip_motion, neutral_motion
@@ -86,7 +86,7 @@ class FaceRenderer:
         self.framing = framing
         h, w = framed.image.shape[:2]
         self._expr = ExpressionModel(pts, (h, w))
-        self._warp = DenseWarp(self._expr, pts, (h, w))
+        self._warp = DenseWarp(self._expr, pts, (h, w), factor=grid_factor(frame_iod))
         self._mouth = MouthSynth(self._expr, self._warp, framed.image, pts)
         self._eyes = EyeSynth(self._expr, self._warp, framed.image, pts)
         self._gaze = GazeSynth(self._expr, self._warp, framed.image, pts)

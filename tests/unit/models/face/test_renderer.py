@@ -203,3 +203,16 @@ def test_gaze_moves_the_irises_not_the_eye_corners(renderer):
     lm = renderer.landmarks[:, :2]
     eyes = box_mask(frame.shape, lm[[33, 133, 159, 145]], 3) | box_mask(frame.shape, lm[[263, 362, 386, 374]], 3)
     assert np.array_equal(frame[~eyes], neutral[~eyes])
+
+
+def test_warp_grid_follows_the_face_size(portrait_path):
+    """4 px warp cells for a 512 px crop (IOD ~145 px), 2 px cells for a small face, and the small render still opens
+    the mouth where asked."""
+    from models.face._warp import grid_factor
+
+    assert [grid_factor(iod) for iod in (20, 71, 72, 108, 143, 144, 400)] == [2, 2, 2, 3, 3, 4, 4]
+    small = FaceRenderer(portrait_path, size=256)
+    assert small._warp.f == grid_factor(small.iod) == 2
+    frame = small.render(motion(small, jaw_open=0.35))
+    mouth = box_mask(frame.shape, small.target_landmarks(motion(small, jaw_open=0.35))[[13, 14]], 3)
+    assert changed(frame, small.source)[mouth].mean() > 0.2
