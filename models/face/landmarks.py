@@ -30,6 +30,7 @@ INNER_LIP_UPPER, INNER_LIP_LOWER = 13, 14
 # Below this IOD (pixels in the loaded image) the face has too few pixels to animate credibly.
 MIN_IOD_PX = 24.0
 _DETECT_MAX_SIDE = 1280
+PROMINENT_IOD = 0.1  # of the image's short side: see detect_faces(exhaustive=False)
 
 _lock = threading.Lock()  # mediapipe graphs are not re-entrant
 
@@ -58,18 +59,21 @@ class FaceLandmarks:
         return (x1 - x0) * (y1 - y0)
 
 
-def detect_faces(image: np.ndarray, *, max_faces: int = 8) -> list[FaceLandmarks]:
-    """All faces found in an RGB uint8 image, sorted left to right (empty list if none)."""
+def detect_faces(image: np.ndarray, *, max_faces: int = 8, exhaustive: bool = True) -> list[FaceLandmarks]:
+    """All faces found in an RGB uint8 image, sorted left to right (empty list if none).
+
+    ``exhaustive=False``: when FaceMesh alone finds a prominent face (eye corners >= 1/10 of the image's short side
+    apart), the full-range detector's search for smaller faces is skipped; enough to find the LARGEST face."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ImageError("detect_faces expects an RGB uint8 (H, W, 3) array")
     h, w = image.shape[:2]
     scale = min(1.0, _DETECT_MAX_SIDE / max(h, w))
     small = image if scale == 1.0 else _resize(image, scale)
-    faces = _detect_any(small, max_faces)
+    faces = _detect_any(small, max_faces, exhaustive)
     if not faces:
         for k in (1, 3, 2):  # 90 ccw, 90 cw, 180
             rot = np.ascontiguousarray(np.rot90(small, k))
-            found = _detect_any(rot, max_faces)
+            found = _detect_any(rot, max_faces, exhaustive)
             if found:
                 faces = [_unrotate(p, k, small.shape[1], small.shape[0]) for p in found]
                 logger.info("face found only after rotating the image by %d degrees", 90 * k)
@@ -90,7 +94,7 @@ def select_face(image: np.ndarray, face_index: int | None = None) -> FaceLandmar
     """
     if face_index is not None and (not isinstance(face_index, (int, np.integer)) or isinstance(face_index, bool)):
         raise TypeError(f"face_index must be an int or None, got {type(face_index).__name__}")
-    faces = detect_faces(image)
+    faces = detect_faces(image, exhaustive=face_index is not None)
     if not faces:
         raise NoFaceError("no face found in the portrait")
     if face_index is None:
@@ -117,15 +121,22 @@ def _resize(image: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def _detect_any(image: np.ndarray, max_faces: int) -> list[np.ndarray]:
+def _detect_any(image: np.ndarray, max_faces: int, exhaustive: bool = True) -> list[np.ndarray]:
     # FaceMesh's own detector is short-range: in a group photo it can miss the smaller faces, so the full-range
-    # detector always runs too and any face it finds that FaceMesh did not is added.
+    # detector runs too and any face it finds that FaceMesh did not is added (unless only the largest face is
+    # wanted and FaceMesh already found a prominent one: the faces it misses are the small ones).
     faces = _mesh(image, max_faces)
+    if not exhaustive and any(_iod(f) >= PROMINENT_IOD * min(image.shape[:2]) for f in faces):
+        return faces
     if len(faces) < max_faces:
         faces = _merge(faces, _mesh_on_detections(image, max_faces))
     if faces:
         return faces
     return _mesh_on_detections(_equalise(image), max_faces)
+
+
+def _iod(points: np.ndarray) -> float:
+    return float(np.linalg.norm(points[EYE_OUTER_LEFT, :2] - points[EYE_OUTER_RIGHT, :2]))
 
 
 def _merge(faces: list[np.ndarray], extra: list[np.ndarray]) -> list[np.ndarray]:

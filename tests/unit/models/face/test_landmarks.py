@@ -90,3 +90,20 @@ def test_tiny_face_raises_face_too_small(portrait):
 def test_bad_array_raises_image_error():
     with pytest.raises(ImageError):
         detect_faces(np.zeros((64, 64), np.uint8))
+
+
+def test_largest_face_search_stops_early_only_on_a_prominent_face(portrait, monkeypatch):
+    from models.face import landmarks
+
+    calls = []
+    real = landmarks._mesh_on_detections
+    monkeypatch.setattr(landmarks, "_mesh_on_detections", lambda *a: calls.append(1) or real(*a))
+    quick = detect_faces(portrait, exhaustive=False)  # FaceMesh finds the face, 0.12 of the side: no full-range pass
+    assert calls == [] and len(quick) == 1
+    assert quick[0].points == pytest.approx(detect_faces(portrait)[0].points)
+    assert calls  # the exhaustive search did run the full-range pass
+    # A face under 1/10 of the short side across the eyes is not prominent: the full-range pass still runs.
+    canvas = np.full((1024, 1024, 3), 200, np.uint8)
+    canvas[600:856, 100:356] = cv2.resize(portrait, (256, 256), interpolation=cv2.INTER_AREA)
+    calls.clear()
+    assert len(detect_faces(canvas, exhaustive=False)) == 1 and calls
