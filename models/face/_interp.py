@@ -59,75 +59,34 @@ def linear_on_grid(points: np.ndarray, values: np.ndarray, shape: tuple[int, int
     corners = pts[index]  # (T, 3, 2)
     t = last[ys, xs] - 1
     weights = _barycentric(corners[t], q)
-    for labels in (first[ys, xs] - 1, None):
-        outside = np.flatnonzero(weights.min(axis=1) < -_EPS)
-        if not len(outside):
-            break
-        if labels is not None:
-            w_other = _barycentric(corners[labels[outside]], q[outside])
-            better = w_other.min(axis=1) >= -_EPS
-            t[outside[better]] = labels[outside[better]]
-            weights[outside[better]] = w_other[better]
-            continue
-        # The rest: pixels outside the convex hull (NaN), and pixels where many triangles meet (every triangle is
-        # tried).
-        hull = cv2.convexHull(pts.astype(np.float32))
-        beyond = np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True) < -1e-4 for x, y in q[outside]])
-        t[outside[beyond]] = -1
-        outside = outside[~beyond]
-        if not len(outside):
-            break
-        lo_t, hi_t = corners.min(axis=1) - 1e-6, corners.max(axis=1) + 1e-6
-        qo = q[outside]
-        pix, cand = np.nonzero(((qo[:, None] >= lo_t[None]) & (qo[:, None] <= hi_t[None])).all(axis=2))
-        w_cand = _barycentric(corners[cand], qo[pix])
-        hit = w_cand.min(axis=1) >= -_EPS
-        t[outside] = -1
-        # The last containing candidate per pixel wins (any containing triangle gives the same value).
-        t[outside[pix[hit]]] = cand[hit]
-        weights[outside[pix[hit]]] = w_cand[hit]
+    outside = np.flatnonzero(weights.min(axis=1) < -_EPS)
+    if len(outside):  # the other labeling
+        alt = first[ys[outside], xs[outside]] - 1
+        w_alt = _barycentric(corners[alt], q[outside])
+        better = w_alt.min(axis=1) >= -_EPS
+        t[outside[better]], weights[outside[better]] = alt[better], w_alt[better]
+        outside = outside[~better]
+    if len(outside):  # the rest: outside the convex hull, or where many triangles meet
+        t[outside], weights[outside] = _containing(q[outside], corners, pts)
     ok = t >= 0
     z = (weights * vals[index[np.maximum(t, 0)]]).sum(axis=1)
     out[ys[ok], xs[ok]] = z[ok]
     return out
-    # Subdiv2D starts from a triangle of virtual vertices around this rectangle; too close, they take the place
-    # of flat stretches of the convex hull (missing triangles there). A rectangle far larger than the points keeps
-    # the hull Delaunay.
-    span = float(np.ptp(pts, axis=0).max()) + 1.0
-    lo, hi = pts.min(axis=0) - 20.0 * span, pts.max(axis=0) + 20.0 * span
-    subdiv = cv2.Subdiv2D((int(np.floor(lo[0])), int(np.floor(lo[1])), int(np.ceil(hi[0] - lo[0])) + 1,
-                           int(np.ceil(hi[1] - lo[1])) + 1))  # fmt: skip
-    for x, y in pts:
-        subdiv.insert((float(x), float(y)))
-    # Subdiv2D keeps float32 coordinates: map them back to point indices (the first of duplicates).
-    where: dict[tuple[float, float], int] = {}
-    for i, (x, y) in enumerate(pts.astype(np.float32)):
-        where.setdefault((float(x), float(y)), i)
-    tri = subdiv.getTriangleList().reshape(-1, 3, 2)  # only triangles between inserted points
-    index = np.array([[where.get((float(x), float(y)), -1) for x, y in t] for t in tri], np.int64).reshape(-1, 3)
-    keep = (index >= 0).all(axis=1)
-    tri, index = tri[keep], index[keep]
-    if not len(tri):
-        return out
-    label = np.zeros((h, w), np.int32)
-    for k, corners in enumerate(tri):
-        poly = np.rint(corners * (1 << _SHIFT)).astype(np.int32)
-        cv2.fillConvexPoly(label, poly, k + 1, lineType=cv2.LINE_8, shift=_SHIFT)
-    ys, xs = np.nonzero(label)
-    t = label[ys, xs] - 1
-    a, b, c = (pts[index[t, i]] for i in range(3))
-    # Barycentric weights of (x, y) in triangle (a, b, c).
-    v0, v1 = b - a, c - a
-    q = np.stack([xs, ys], axis=1) - a
-    det = v0[:, 0] * v1[:, 1] - v0[:, 1] * v1[:, 0]
-    ok = np.abs(det) > 1e-12
-    det = np.where(ok, det, 1.0)
-    wb = (q[:, 0] * v1[:, 1] - q[:, 1] * v1[:, 0]) / det
-    wc = (v0[:, 0] * q[:, 1] - v0[:, 1] * q[:, 0]) / det
-    wa = 1.0 - wb - wc
-    z = wa * vals[index[t, 0]] + wb * vals[index[t, 1]] + wc * vals[index[t, 2]]
-    out[ys[ok], xs[ok]] = z[ok]
-    return out
+
+
+def _containing(q: np.ndarray, corners: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each point q (P, 2): the index of a triangle that contains it (-1 if none: outside the convex hull of
+    ``pts``) and its barycentric weights there; candidates are the triangles whose bounding box holds the point."""
+    t = np.full(len(q), -1, np.int64)
+    weights = np.zeros((len(q), 3))
+    hull = cv2.convexHull(pts.astype(np.float32))
+    inside = np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True) >= -1e-4 for x, y in q], bool)
+    lo, hi = corners.min(axis=1) - 1e-6, corners.max(axis=1) + 1e-6
+    pix, cand = np.nonzero(((q[:, None] >= lo[None]) & (q[:, None] <= hi[None])).all(axis=2) & inside[:, None])
+    w = _barycentric(corners[cand], q[pix])
+    hit = w.min(axis=1) >= -_EPS
+    t[pix[hit]], weights[pix[hit]] = cand[hit], w[hit]  # any containing triangle gives the same value
+    return t, weights
 
 
 def _barycentric(corners: np.ndarray, q: np.ndarray) -> np.ndarray:
