@@ -57,6 +57,22 @@ def crop(frames, r: float):
     return [np.ascontiguousarray(f[y0 : y0 + ch, x0 : x0 + cw]) for f in frames]
 
 
+def crop_at(frames, area: float, at: tuple[float, float]):
+    """Keep ``area`` of the frame (same aspect), its top-left corner at (x, y) fractions of the room left."""
+    h, w = frames[0].shape[:2]
+    r = area**0.5
+    ch, cw = int(h * r) // 2 * 2, int(w * r) // 2 * 2
+    y0, x0 = int((h - ch) * at[1]), int((w - cw) * at[0])
+    return [np.ascontiguousarray(f[y0 : y0 + ch, x0 : x0 + cw]) for f in frames]
+
+
+def rotate(frames, degrees: float):
+    """A small rotation about the centre (a tilted phone), the corners filled by reflection, same size."""
+    h, w = frames[0].shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return [cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT) for f in frames]
+
+
 def jpeg(frames, q: int):
     out = []
     for f in frames:
@@ -183,5 +199,14 @@ EDITS: dict[str, tuple[Callable, int]] = {
     "mirror + greyscale + crf23": (lambda f: h264(greyscale(mirror(f)), 23), FPS),
     "mirror + hevc crf28": (lambda f: hevc(mirror(f)), FPS),
     "stretch 4:3->16:9 + av1": (lambda f: av1(stretch(f, 4 / 3)), FPS),
+    # Second round: unknown affine placement (scale, offset, anisotropy, rotation), other codecs.
+    "crop 55% area off-centre + crf23": (lambda f: h264(crop_at(f, 0.55, (0.8, 0.25)), 23), FPS),
+    "crop 50% area off-centre + vp9": (lambda f: vp9(crop_at(f, 0.5, (0.2, 0.7))), FPS),
+    "9:16 canvas, blurred fill + vp9": (lambda f: vp9(vertical_canvas(f)), FPS),
+    "9:16 canvas, blurred fill + hevc crf28": (lambda f: hevc(vertical_canvas(f)), FPS),
+    "picture-in-picture 0.6 + crf23": (lambda f: h264(picture_in_picture(f, 0.6, (0.1, 0.3)), 23), FPS),
+    "picture-in-picture 0.3 + crf23": (lambda f: h264(picture_in_picture(f, 0.3, (0.6, 0.55)), 23), FPS),
+    "stretch 1.4:1 wide + crf23": (lambda f: h264(stretch(f, 1.4), 23), FPS),
+    "rotate 2 deg + crf23": (lambda f: h264(rotate(f, 2.0), 23), FPS),
 }
 ATTACKS_ALL = {**ATTACKS, **EDITS}

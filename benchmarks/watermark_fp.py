@@ -2,10 +2,11 @@
 
 python benchmarks/watermark_fp.py [--clips 10000] [--frames 4] [--size 256] [--resync-clips 300] [--json FILE]
 
-Unmarked clips of ``--frames`` frames, cycling through five families: natural (random crops, scales and drift
+Unmarked clips of ``--frames`` frames, cycling through six families: natural (random crops, scales and drift
 of the portraits in ../shared/media and of scikit-image's sample photos), flat (uniform grey or colour, some
 with sensor-like noise), noise (uniform and Gaussian), text (random strings on random backgrounds) and
-marked-with-another-key (natural frames marked with a random private key, detected with the public key).
+marked-with-another-key (natural frames marked with a random private key, detected with the public key) and
+edited (issue 16's edits on unmarked natural frames, then H.264).
 Every clip goes through the aligned detector (``resync=False``); the first ``--resync-clips`` also through the
 full detector with re-synchronisation (its cost bounds how many fit in minutes). Reported: detections (any
 ``found``), the smallest log10 p seen, and the largest agreeing-bit margin to the threshold.
@@ -29,6 +30,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from provenance.watermark import (  # noqa: E402
     VideoWatermarker,
@@ -104,6 +106,28 @@ def other_key(rng, sources, n, size):
     return list(wm.embed(frames, f"{int(rng.integers(0, 2**47)):012x}"))
 
 
+def edited(rng, sources, n, size):
+    """Issue 16's edits applied to UNMARKED natural frames, then H.264: a crop to 50-60 % of the area off-centre,
+    a 9:16 canvas with a blurred fill, picture-in-picture at 0.3-0.6, a 1.4:1 stretch, a small rotation, a mirror."""
+    import _wm_attacks as attacks
+
+    frames = natural(rng, sources, n, size)
+    kind = int(rng.integers(6))
+    if kind == 0:
+        frames = attacks.crop_at(frames, rng.uniform(0.5, 0.6), (rng.random(), rng.random()))
+    elif kind == 1:
+        frames = attacks.vertical_canvas(frames)
+    elif kind == 2:
+        frames = attacks.picture_in_picture(frames, rng.uniform(0.3, 0.6), (rng.uniform(0, 0.5), rng.uniform(0, 0.3)))
+    elif kind == 3:
+        frames = attacks.stretch(frames, 1.4)
+    elif kind == 4:
+        frames = attacks.rotate(frames, rng.uniform(-3, 3))
+    else:
+        frames = attacks.mirror(frames)
+    return attacks.h264(frames, 23)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", type=int, default=10000)
@@ -116,7 +140,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     sources = natural_sources()
     wm = VideoWatermarker()
-    families = ["natural", "flat", "noise", "text", "other_key"]
+    families = ["natural", "flat", "noise", "text", "other_key", "edited"]
     stats = {f: {"clips": 0, "found": 0, "min_log10_p": 0.0, "max_margin": -999} for f in families}
     resync = {"clips": 0, "found": 0, "min_log10_p": 0.0, "max_margin": -999, "seconds": 0.0}
     agree_hist: dict[int, int] = {}
@@ -131,14 +155,17 @@ def main() -> None:
             frames = noise(rng, args.frames, args.size)
         elif fam == "text":
             frames = text(rng, args.frames, args.size)
-        else:
+        elif fam == "other_key":
             frames = other_key(rng, sources, args.frames, args.size)
+        else:
+            frames = edited(rng, sources, args.frames, args.size)
         det = wm.detect(frames, resync=False)
         st = stats[fam]
         st["clips"] += 1
         st["found"] += int(det.found)
         st["min_log10_p"] = min(st["min_log10_p"], det.log10_p)
-        st["max_margin"] = max(st["max_margin"], det.agreeing_bits - det.threshold_bits)
+        if det.n_bits:  # a clip with no observable coded bit (flat) has no margin
+            st["max_margin"] = max(st["max_margin"], det.agreeing_bits - det.threshold_bits)
         agree_hist[det.agreeing_bits] = agree_hist.get(det.agreeing_bits, 0) + 1
         if i < args.resync_clips:
             t0 = time.perf_counter()
@@ -147,7 +174,8 @@ def main() -> None:
             resync["clips"] += 1
             resync["found"] += int(full.found)
             resync["min_log10_p"] = min(resync["min_log10_p"], full.log10_p)
-            resync["max_margin"] = max(resync["max_margin"], full.agreeing_bits - full.threshold_bits)
+            if full.n_bits:
+                resync["max_margin"] = max(resync["max_margin"], full.agreeing_bits - full.threshold_bits)
         if (i + 1) % 1000 == 0:
             print(
                 f"{i + 1} clips, {sum(s['found'] for s in stats.values())} detections, "
@@ -155,14 +183,16 @@ def main() -> None:
                 flush=True,
             )
     # Analytic bound for the aligned test on these clips and for a 5 s clip with re-synchronisation.
-    h_aligned = _decide.hypotheses_per_test(1)
+    # Mark v2's detector: carrier groups (V, Y) and v1's V, each with its own hypotheses; the re-synchronisation
+    # candidates are one blind test each (mirror, tones but the identity, aspects, tile shifts).
+    h_aligned = _decide.hypotheses_per_test(2) + _decide.hypotheses_per_test(1)
     bound = {
         "per_test": "p = T * H * 2^48 * P(Binomial(n, 1/2) >= A); declared when p <= 1e-9",
         "threshold_bits_n232_aligned_short_clip": _code.min_agreeing_bits(
             232, math.log10(h_aligned) + _decide.LOG10_CODEWORDS
         ),
         "threshold_bits_n232_5s_clip_with_resync": _code.min_agreeing_bits(
-            232, math.log10(h_aligned * (1 + 9 + (len(_tone.TONES) - 1 + 256) * (1 + 9))) + _decide.LOG10_CODEWORDS
+            232, math.log10(h_aligned * (1 + 9 + 1 + len(_tone.TONES) - 1 + 9 + 256)) + _decide.LOG10_CODEWORDS
         ),
         "hypotheses_per_test": h_aligned,
         "tone_hypotheses": len(_tone.TONES),
