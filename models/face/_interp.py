@@ -39,7 +39,7 @@ def linear_on_grid(points: np.ndarray, values: np.ndarray, shape: tuple[int, int
     where: dict[tuple[float, float], int] = {}
     for i, (x, y) in enumerate(pts.astype(np.float32)):
         where.setdefault((float(x), float(y)), i)
-    tri = subdiv.getTriangleList().reshape(-1, 3, 2)  # only triangles between inserted points
+    tri = np.asarray(subdiv.getTriangleList()).reshape(-1, 3, 2)  # only triangles between inserted points
     index = np.array([[where.get((float(x), float(y)), -1) for x, y in t] for t in tri], np.int64).reshape(-1, 3)
     keep = (index >= 0).all(axis=1)
     tri, index = tri[keep], index[keep]

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models._mediapipe import import_mediapipe
 from models._native_log import native_log
 from models.errors import FaceTooSmallError, ImageError, NoFaceError
-from models.face._mediapipe import import_mediapipe
 
 logger = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ class VideoTargets:
 
 
 def _face_mesh():
-    from models.face._mediapipe import import_mediapipe
+    from models._mediapipe import import_mediapipe
 
     mp = import_mediapipe()
 

@@ -1,4 +1,4 @@
-"""models.face._mediapipe: mediapipe is imported without matplotlib, and matplotlib still works afterwards."""
+"""models._mediapipe: mediapipe is imported without matplotlib, and matplotlib still works afterwards."""
 
 import subprocess
 import sys
@@ -20,7 +20,7 @@ def test_mediapipe_imports_without_matplotlib_and_drawing_still_works() -> None:
     out = _run(
         """
         import sys
-        from models.face._mediapipe import import_mediapipe
+        from models._mediapipe import import_mediapipe
         mp = import_mediapipe()
         print("loaded", "matplotlib" in sys.modules, "matplotlib.pyplot" in sys.modules)
         assert hasattr(mp.solutions.face_mesh, "FaceMesh")
@@ -39,7 +39,7 @@ def test_plain_import_when_matplotlib_is_already_loaded() -> None:
     out = _run(
         """
         import matplotlib.pyplot as plt
-        from models.face._mediapipe import import_mediapipe
+        from models._mediapipe import import_mediapipe
         mp = import_mediapipe()
         print(mp.solutions.drawing_utils.plt is plt)
         """
