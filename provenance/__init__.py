@@ -9,6 +9,7 @@ into files; ``verifier.verify`` is the one call that checks them. Light: no torc
 import logging
 
 from ._version import PRODUCT_NAME, __version__
+from .audiomark import AudioWatermarkDetection, AudioWatermarker
 from .errors import (
     IdentityError,
     ManifestError,
@@ -28,6 +29,8 @@ from .watermark import VideoWatermarker, WatermarkDetection, new_content_id
 __all__ = [
     "PRODUCT_NAME",
     "SOFT_BINDING_ALG",
+    "AudioWatermarkDetection",
+    "AudioWatermarker",
     "IdentityError",
     "Ingredient",
     "ManifestError",

@@ -30,6 +30,7 @@ import c2pa
 from provenance import _c2pa_context
 from provenance._c2pa_context import SOFT_BINDING_ALG
 from provenance._version import PRODUCT_NAME, __version__
+from provenance.audiomark import AUDIO_SOFT_BINDING_ALG
 from provenance.errors import SigningError
 from provenance.signing import SigningIdentity
 
@@ -65,6 +66,8 @@ _INGREDIENT_MIMES = {
     "audio/mpeg",
     "audio/mp4",
     "audio/flac",
+    "video/mp4",  # reference videos of a render (pose_from / blinks_from)
+    "video/quicktime",
 }
 
 
@@ -140,6 +143,9 @@ class ManifestInfo:
     created_at: dt.datetime | None = None
     extra_parameters: Mapping[str, Any] = field(default_factory=dict)
     training_mining: Mapping[str, TrainingUse] = field(default_factory=_default_training_policy)
+    # Reference videos the motion was taken from (Generator.render's pose_from / blinks_from): more inputTo
+    # ingredients, labelled reference0, reference1, ...
+    references: tuple[Ingredient, ...] = ()
 
     def __post_init__(self) -> None:
         if not _CONTENT_ID.fullmatch(self.content_id):
@@ -163,6 +169,7 @@ def build_definition(info: ManifestInfo, *, created_at: dt.datetime, mime: str =
     }
     when = _iso(created_at)
     end_ms = max(1, round(info.duration * 1000))
+    references = [f"reference{i}" for i in range(len(info.references))]
     generation = {
         "seed": info.seed,
         "model_name": info.model.name,
@@ -191,7 +198,7 @@ def build_definition(info: ManifestInfo, *, created_at: dt.datetime, mime: str =
                             "when": when,
                             "digitalSourceType": DIGITAL_SOURCE_TYPE,
                             "softwareAgent": agent,
-                            "parameters": {"ingredientIds": ["portrait", "speech"]},
+                            "parameters": {"ingredientIds": ["portrait", "speech", *references]},
                         },
                         {
                             "action": "c2pa.watermarked",
@@ -207,6 +214,15 @@ def build_definition(info: ManifestInfo, *, created_at: dt.datetime, mime: str =
                     "alg": SOFT_BINDING_ALG,
                     "blocks": [{"scope": {"timespan": {"start": 0, "end": end_ms}}, "value": info.content_id}],
                     "name": "dirfa invisible watermark content ID (48 bits, hex)",
+                    "pad": [],
+                },
+            },
+            {  # the soundtrack carries the same ID (docs/audiomark.md); c2pa labels this one c2pa.soft-binding__1
+                "label": "c2pa.soft-binding",
+                "data": {
+                    "alg": AUDIO_SOFT_BINDING_ALG,
+                    "blocks": [{"scope": {"timespan": {"start": 0, "end": end_ms}}, "value": info.content_id}],
+                    "name": "dirfa audio watermark content ID (48 bits, hex), in the soundtrack",
                     "pad": [],
                 },
             },
@@ -261,6 +277,12 @@ def sign_file(
                 info.audio.mime,
                 io.BytesIO(info.audio.data),
             )
+            for i, ref in enumerate(info.references):
+                builder.add_ingredient(
+                    {"title": ref.title, "relationship": "inputTo", "label": f"reference{i}"},
+                    ref.mime,
+                    io.BytesIO(ref.data),
+                )
             with src.open("rb") as fsrc, dst.open("w+b") as fdst:
                 manifest = builder.sign(signer, mime, fsrc, fdst)
     except BaseException:

@@ -133,7 +133,10 @@ def _unverified_claims(store: Mapping[str, Any]) -> dict[str, Any]:
     )
     actions_data = _assertion(manifest, "c2pa.actions") or {}
     actions = tuple(actions_data.get("actions") or ())
-    dst = next((a.get("digitalSourceType") for a in actions if a.get("action") == "c2pa.created"), None)
+    # A file made from scratch declares its source type on c2pa.created; an edited one (a dub) on c2pa.edited.
+    created = (a.get("digitalSourceType") for a in actions if a.get("action") == "c2pa.created")
+    edited = (a.get("digitalSourceType") for a in actions if a.get("action") == "c2pa.edited")
+    dst = next(created, None) or next(filter(None, edited), None)
     soft = _assertion(manifest, "c2pa.soft-binding")
     soft_binding = None
     if soft and soft.get("blocks"):

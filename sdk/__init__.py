@@ -30,22 +30,24 @@ if TYPE_CHECKING:
         OutputError,
         ProvenanceFailure,
         RenderError,
+        VideoError,
     )
     from .generator import Generator
-    from .results import ManifestSummary, RenderResult
+    from .results import DubResult, ManifestSummary, RenderResult
 
 _ERRORS = ("AudioError", "FaceTooSmallError", "GeneratorError", "ImageError", "InputError", "NoFaceError",
-           "OutputError", "ProvenanceFailure", "RenderError")  # fmt: skip
+           "OutputError", "ProvenanceFailure", "RenderError", "VideoError")  # fmt: skip
 _SOURCES = {
     **{name: ".errors" for name in _ERRORS},
     **{name: ".batch" for name in ("RenderJob", "RenderOutcome", "read_jobs")},
     "Generator": ".generator",
-    **{name: ".results" for name in ("ManifestSummary", "RenderResult")},
+    **{name: ".results" for name in ("DubResult", "ManifestSummary", "RenderResult")},
     "__version__": "provenance._version",
 }
 
 __all__ = [
     "AudioError",
+    "DubResult",
     "FaceTooSmallError",
     "Generator",
     "GeneratorError",
@@ -59,6 +61,7 @@ __all__ = [
     "RenderJob",
     "RenderOutcome",
     "RenderResult",
+    "VideoError",
     "__version__",
     "read_jobs",
 ]

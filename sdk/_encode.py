@@ -92,7 +92,17 @@ class Mp4Writer:
             raise ValueError(
                 f"expected uint8 frame of shape {(self.height, self.width, 3)}, got {frame.shape} {frame.dtype}"
             )
-        vf = av.VideoFrame.from_ndarray(rgb_to_yuv420p(frame), format="yuv420p")
+        self.write_yuv420p(rgb_to_yuv420p(frame))
+
+    def write_yuv420p(self, planes: np.ndarray) -> None:
+        """Write one frame already converted by :func:`rgb_to_yuv420p` (``(height * 3 / 2, width)`` uint8): the
+        Generator converts in its watermark thread, off the encoder's critical path."""
+        if planes.shape != (self.height * 3 // 2, self.width) or planes.dtype != np.uint8:
+            raise ValueError(
+                f"expected uint8 yuv420p planes of shape {(self.height * 3 // 2, self.width)}, got "
+                f"{planes.shape} {planes.dtype}"
+            )
+        vf = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         vf.pts = self.frames_written
         for packet in self._video.encode(vf):
             self._container.mux(packet)

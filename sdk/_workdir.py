@@ -120,3 +120,30 @@ class WorkDir:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def check_output(out: Path) -> None:
+    """A usable output path: an .mp4 that is not a directory, in an existing, writable directory."""
+    if out.suffix.lower() != ".mp4":
+        raise OutputError(f"output must be an .mp4 file, got {out.name!r}")
+    if out.exists() and out.is_dir():
+        raise OutputError(f"output is a directory: {out}")
+    parent = out.parent
+    if not parent.is_dir():
+        raise OutputError(f"output directory does not exist: {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"output directory is not writable: {parent}")
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (best effort)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

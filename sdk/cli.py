@@ -1,6 +1,6 @@
 """``dirfa``: render, verify, demo and key management. A thin layer over the public API.
 
-Exit codes of ``dirfa render``, ``dirfa render-batch`` (the highest over its jobs) and ``dirfa demo``:
+Exit codes of ``dirfa render``, ``dirfa dub``, ``dirfa render-batch`` (the highest over its jobs) and ``dirfa demo``:
   0  written and self-verified
   2  usage error (bad arguments, unreadable job file or identity)
   3  bad input (image, audio, output path) - nothing written for that job
@@ -65,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --ray: workers send the files back and this process writes them (no shared disk)",
     )
 
+    u = sub.add_parser("dub", help="make the person in a video say new speech (signed as an AI edit of the video)")
+    u.add_argument("video", help="source video (MP4 or MOV) of one speaking person")
+    u.add_argument("audio", help="the new speech (WAV, MP3, M4A, FLAC, ...)")
+    u.add_argument("-o", "--output", required=True, help="output .mp4 path")
+    u.add_argument("--seed", type=int, help="random seed (default: random, reported)")
+    u.add_argument("--extend", choices=("loop", "hold"), default="loop",
+                   help="a video shorter than the speech loops (default) or holds its last frame")  # fmt: skip
+    u.add_argument("--expressiveness", type=float, default=1.0, help="scale of the mouth movement (default 1.0)")
+    u.add_argument("--identity", nargs=2, metavar=("CHAIN_PEM", "KEY_PEM"), help="signing identity (default: dev)")
+    u.add_argument("--json", action="store_true", help="print the result as JSON")
+
     d = sub.add_parser("demo", help="render the bundled sample portrait and speech, then verify the result")
     _render_options(d, required_output=False)
 
@@ -86,6 +97,12 @@ def _render_options(p: argparse.ArgumentParser, *, required_output: bool) -> Non
     p.add_argument("--framing", choices=("crop", "full"), default="crop", help="face-centred square or full image")
     p.add_argument("--fps", type=int, default=25, help="frames per second (default 25)")
     p.add_argument("--identity", nargs=2, metavar=("CHAIN_PEM", "KEY_PEM"), help="signing identity (default: dev)")
+    p.add_argument(
+        "--expressiveness", type=float, default=1.0, help="scale of mouth, smile and brow movement (default 1.0)"
+    )
+    p.add_argument("--head-motion", type=float, default=1.0, help="scale of the head pose movement (default 1.0)")
+    p.add_argument("--pose-from", metavar="VIDEO", help="take the head pose from this MP4/MOV video (retimed)")
+    p.add_argument("--blinks-from", metavar="VIDEO", help="take the blinks from this MP4/MOV video (retimed)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -117,7 +134,17 @@ def _render(ns: argparse.Namespace, portrait: Any, audio: Any, output: str) -> t
 
             identity = SigningIdentity.from_pem(ns.identity[0], ns.identity[1])
         gen = Generator(identity=identity, size=ns.size, fps=ns.fps, framing=ns.framing)
-        result = gen.render(portrait, audio, output=output, seed=ns.seed, progress=_progress(sys.stderr.isatty()))
+        result = gen.render(
+            portrait,
+            audio,
+            output=output,
+            seed=ns.seed,
+            expressiveness=ns.expressiveness,
+            head_motion=ns.head_motion,
+            pose_from=ns.pose_from,
+            blinks_from=ns.blinks_from,
+            progress=_progress(sys.stderr.isatty()),
+        )
     except (InputError, IdentityError, ValueError) as exc:
         print(f"dirfa: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INPUT, None
@@ -157,6 +184,41 @@ def cmd_render(ns: argparse.Namespace) -> int:
     if result is not None:
         _print_result(result, ns.json)
     return code
+
+
+def cmd_dub(ns: argparse.Namespace) -> int:
+    from provenance.errors import IdentityError
+    from sdk import Generator, InputError, ProvenanceFailure
+
+    try:
+        identity = None
+        if ns.identity:
+            from provenance.signing import SigningIdentity
+
+            identity = SigningIdentity.from_pem(ns.identity[0], ns.identity[1])
+        result = Generator(identity=identity).dub(
+            ns.video, ns.audio, output=ns.output, seed=ns.seed, extend=ns.extend,
+            expressiveness=ns.expressiveness, progress=_progress(sys.stderr.isatty()),
+        )  # fmt: skip
+    except (InputError, IdentityError, ValueError, TypeError) as exc:
+        print(f"dirfa: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except ProvenanceFailure as exc:
+        print(f"dirfa: provenance failure, nothing written: {exc}", file=sys.stderr)
+        return EXIT_PROVENANCE
+    if ns.json:
+        d = asdict(result)
+        d["path"] = str(result.path)
+        print(json.dumps(d, indent=2))
+    else:
+        lost = sum(b - a for a, b in result.face_lost)
+        print(f"wrote {result.path}")
+        size = f"{result.width}x{result.height}"
+        print(f"  {result.frame_count} frames, {result.duration:.2f} s at {result.fps} fps, {size}")
+        print(f"  mouth re-synthesised on {result.dubbed_frames} frames; face lost (passed through) on {lost}")
+        print(f"  seed {result.seed}, watermark content id {result.content_id}")
+        print(f"  self-verification: {result.verdict}; dubbed in {result.timings.get('total', 0):.1f} s")
+    return EXIT_OK
 
 
 def cmd_demo(ns: argparse.Namespace) -> int:
@@ -247,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * min(ns.verbose, 2), format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"render": cmd_render, "render-batch": cmd_render_batch, "demo": cmd_demo, "verify": cmd_verify}
+    handlers = {"render": cmd_render, "render-batch": cmd_render_batch, "demo": cmd_demo, "verify": cmd_verify,
+                "dub": cmd_dub}  # fmt: skip
     handler = handlers.get(ns.command) or getattr(ns, "handler", None)
     if handler is None:
         parser.error(f"unknown command {ns.command}")

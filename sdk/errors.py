@@ -3,7 +3,8 @@
 GeneratorError
 ├── InputError (ValueError)               from models: bad portrait or audio
 │   ├── ImageError ── NoFaceError, FaceTooSmallError
-│   └── AudioError                        unreadable, empty, silent, too long
+│   ├── AudioError                        unreadable, empty, silent, too long
+│   └── VideoError                        a dub's source video: unreadable, no video stream, too small, no face
 ├── OutputError (ValueError)              unwritable directory, output equal to an input, unsupported extension
 ├── ProvenanceFailure                     a watermark or signature could not be applied or did not verify
 │                                         (the output is NOT written: provenance never degrades silently)
@@ -23,6 +24,10 @@ class GeneratorError(Exception):
 
 class OutputError(GeneratorError, ValueError):
     """The output path cannot be used."""
+
+
+class VideoError(InputError):
+    """The source video of a dub cannot be used (unreadable, no video stream, too small, no face in any frame)."""
 
 
 class ProvenanceFailure(GeneratorError):
@@ -45,4 +50,5 @@ __all__ = [
     "ProvenanceError",
     "ProvenanceFailure",
     "RenderError",
+    "VideoError",
 ]

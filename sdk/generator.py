@@ -8,6 +8,7 @@ leaves nothing at the output path.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -26,18 +27,19 @@ from models.face.renderer import FaceRenderer
 from models.motion.model import MotionModel, check_scales
 from provenance import manifest as _manifest
 from provenance._pipeline import background
+from provenance.audiomark import AudioWatermarker
 from provenance.signing import SigningIdentity, dev_identity
 from provenance.trust import TrustAnchors
 from provenance.watermark import VideoWatermarker, new_content_id
 
-from . import _inputs, _store
+from . import _inputs, _reference, _store
 from ._blas import one_blas_thread
-from ._encode import AUDIO_RATE, Mp4Writer
+from ._encode import AUDIO_RATE, Mp4Writer, rgb_to_yuv420p
 from ._render_worker import RenderProcess, RenderWorkerError
-from ._workdir import WorkDir
+from ._workdir import WorkDir, check_output, fsync_dir
 from .batch import RenderJob, RenderOutcome, render_many
 from .errors import OutputError, ProvenanceError, ProvenanceFailure, RenderError
-from .results import ManifestSummary, RenderResult
+from .results import DubResult, ManifestSummary, RenderResult
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ Progress = Callable[[int, int], None]
 DEFAULT_MAX_SECONDS = 600.0
 MIN_SIZE = 256  # the watermark's minimum short side
 RENDERER_CACHE = 2  # prepared portraits kept per Generator (~13 MB each at 512 px)
+# Below one payload period plus margin the audio mark cannot reach p <= 1e-9 with its 48-bit ID: the self-check
+# then only refuses a wrong ID (docs/audiomark.md, "Short soundtracks").
+AUDIO_CHECK_MIN_S = 4.5
 
 
 class _Written(NamedTuple):
@@ -86,6 +91,7 @@ class Generator:
         self.renderer_factory = renderer or FaceRenderer
         self.identity = identity or dev_identity()
         self.watermarker = VideoWatermarker(key=watermark_key)
+        self.audiomarker = AudioWatermarker(key=watermark_key)  # same key, same content ID (docs/audiomark.md)
         self._watermark_key = watermark_key
         self._store_arg = store
         self.size, self.fps, self.framing = size, fps, framing
@@ -105,20 +111,26 @@ class Generator:
         seed: int | None = None,
         expressiveness: float = 1.0,
         head_motion: float = 1.0,
+        pose_from: str | os.PathLike | None = None,
+        blinks_from: str | os.PathLike | None = None,
         progress: Progress | None = None,
     ) -> RenderResult:
-        """Animate ``image`` speaking ``audio`` and write a signed, watermarked MP4 to ``output``."""
+        """Animate ``image`` speaking ``audio`` and write a signed, watermarked MP4 to ``output``.
+
+        ``pose_from`` / ``blinks_from``: an MP4/MOV video whose measured head pose (scaled by ``head_motion``) /
+        blinks replace the model's, retimed to the audio's length; recorded as ingredients (docs/sdk.md)."""
         check_scales(expressiveness, head_motion)  # before any work
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         seed = secrets.randbits(31) if seed is None else int(seed)
         content_id = new_content_id()
         out = Path(output) if output is not None else Path.cwd() / f"dirfa-{content_id}.mp4"
-        _check_output(out)
+        check_output(out)
 
         inputs = _inputs.prepare(image, audio, out_rate=AUDIO_RATE, max_seconds=self.max_duration)
         if out.resolve() in inputs.input_paths:
             raise OutputError("the output path is one of the inputs")
+        references = _reference.load_all(pose_from, blinks_from, out)
         # The render child is spawned first (its imports overlap what follows); the landmarks are detected in a
         # thread while this one computes the motion.
         proc = _spawn_worker() if self.pipelined else None
@@ -136,6 +148,10 @@ class Generator:
                         expressiveness=expressiveness,
                         head_motion=head_motion,
                     )
+                    if references:
+                        values = _reference.apply(motion.values, pose=references.get("pose"),
+                                                  blinks=references.get("blinks"), head_motion=head_motion)  # fmt: skip
+                        motion = dataclasses.replace(motion, values=values)
                 finally:
                     timings["motion"] = time.perf_counter() - t
                     t = time.perf_counter()
@@ -149,8 +165,9 @@ class Generator:
                 frames = (renderer.render(m) for m in motion.values)
             try:
                 written = self._write(
-                    frames, motion, content_id, seed, inputs, out, width, height, type(renderer).__name__, progress
-                )
+                    frames, motion, content_id, seed, inputs, out, width, height, type(renderer).__name__, progress,
+                    references,
+                )  # fmt: skip
             except RenderWorkerError as exc:
                 raise RenderError(str(exc)) from exc
         finally:
@@ -181,6 +198,31 @@ class Generator:
             timings={k: round(v, 4) for k, v in timings.items()},
         )
 
+    def dub(
+        self,
+        video: str | os.PathLike,
+        audio: Any,
+        *,
+        output: str | os.PathLike,
+        seed: int | None = None,
+        extend: str = "loop",
+        expressiveness: float = 1.0,
+        verify_source: bool = False,
+        progress: Progress | None = None,
+    ) -> DubResult:
+        """Make the person in ``video`` (an MP4/MOV file) say ``audio``: the mouth re-synthesised from the motion
+        model's prediction, everything else kept; watermarked, signed as an edit of ``video``, self-verified.
+
+        The output lasts as long as ``audio``; a shorter video loops (``extend="loop"``) or holds its last frame
+        (``"hold"``). Frames where no face is tracked are passed through unchanged (``DubResult.face_lost``).
+        The source is verified (verdict recorded) when it carries a C2PA manifest, or always with
+        ``verify_source=True`` (a watermark search: ~1.5 CPU-s per 8 s). See docs/dubbing.md."""
+        check_scales(expressiveness, 1.0)
+        from ._dub import dub
+
+        return dub(self, video, audio, output=output, seed=seed, extend=extend, expressiveness=expressiveness,
+                   verify_source=verify_source, progress=progress)  # fmt: skip
+
     def _build_renderer(self, image: np.ndarray) -> Any:
         """The renderer for ``image``. The default renderer is a pure function of (pixels, size, framing), so the
         last few are kept: an app that animates the same portrait again skips landmark detection (~0.35 s)."""
@@ -199,7 +241,9 @@ class Generator:
                     self._renderers.popitem(last=False)
             return renderer
 
-    def _write(self, frames, motion, content_id, seed, inputs, out, width, height, renderer_name, progress) -> _Written:
+    def _write(
+        self, frames, motion, content_id, seed, inputs, out, width, height, renderer_name, progress, references=None
+    ) -> _Written:
         """Watermark + encode into a temporary file next to ``out``, sign, self-verify, record, rename."""
         timings: dict[str, float] = {}
         with WorkDir(out) as work:  # claims the output name; removed however this ends (see sdk._workdir)
@@ -214,7 +258,7 @@ class Generator:
             timings["render_watermark_encode"] = time.perf_counter() - t
 
             t = time.perf_counter()
-            info = self._manifest_info(inputs, content_id, seed, len(motion) / self.fps, renderer_name)
+            info = self._manifest_info(inputs, content_id, seed, len(motion) / self.fps, renderer_name, references)
             try:
                 manifest_bytes = _manifest.sign_file(unsigned, signed, identity=self.identity, info=info)
             except Exception as exc:
@@ -233,7 +277,7 @@ class Generator:
                 os.replace(signed, out)
             except OSError as exc:
                 raise OutputError(f"cannot write {out}: {exc}") from exc
-            _fsync_dir(out.parent)
+            fsync_dir(out.parent)
         return _Written(report, manifest_id, timings)
 
     def render_many(
@@ -273,19 +317,23 @@ class Generator:
         # Overlapping stages: render (child process) -> watermark (thread) -> encode (here).
         if self.pipelined:
             frames = background(frames, name="render")
+        audio = self.mark_audio(audio, content_id)
         marked = self.watermarker.embed(frames, content_id=content_id, fps=self.fps)
+        # The watermark thread also converts to yuv420p: the encoder (x264 + AAC, here) is the longest stage.
+        planes: Iterator[np.ndarray] = (rgb_to_yuv420p(frame) for frame in marked)
         if self.pipelined:
-            marked = background(marked, name="watermark")
+            planes = background(planes, name="watermark")
         with Mp4Writer(path, width=width, height=height, fps=self.fps, audio=audio, crf=self.crf) as writer:
-            for i, frame in enumerate(marked):
-                writer.write(frame)
+            for i, frame in enumerate(planes):
+                writer.write_yuv420p(frame)
                 if progress is not None:
                     progress(i + 1, n)
         if writer.frames_written != n:
             raise ProvenanceFailure(f"watermarker returned {writer.frames_written} of {n} frames")
 
-    def _manifest_info(self, inputs, content_id, seed, duration, renderer_name) -> _manifest.ManifestInfo:
+    def _manifest_info(self, inputs, content_id, seed, duration, renderer_name, references=None):
         card = self.model.card
+        refs = _reference.ingredients(references or {})
         return _manifest.ManifestInfo(
             title=f"dirfa-{content_id}.mp4",
             content_id=content_id,
@@ -300,7 +348,14 @@ class Generator:
             audio=_manifest.Ingredient(
                 inputs.audio_ingredient.data, inputs.audio_ingredient.mime, inputs.audio_ingredient.title
             ),
+            references=tuple(ing for ing, _ in refs),
+            extra_parameters={key: value for _, entry in refs for key, value in entry.items()},
         )
+
+    def mark_audio(self, audio: np.ndarray, content_id: str) -> np.ndarray:
+        """The soundtrack with the audio mark (same content ID and key as the picture). Every soundtrack the SDK
+        writes goes through here before AAC; a mark that cannot be applied raises (WatermarkError), never skips."""
+        return self.audiomarker.embed(audio, AUDIO_RATE, content_id)
 
     def _self_verify(self, path: Path, content_id: str):
         from verifier import Limits, Verdict, verify
@@ -311,10 +366,18 @@ class Generator:
         limits = Limits(timeout_s=max(120.0, self.max_duration))
         report = verify(path, trust=anchors, key=self._watermark_key, mode="fast", limits=limits)
         expected = {Verdict.VERIFIED} if anchors else {Verdict.VERIFIED, Verdict.SIGNED_UNTRUSTED}
-        if report.verdict not in expected or report.watermark.content_id != content_id:
+        audio = report.audio_watermark
+        if not audio.analysed:  # every render has a soundtrack: not analysing it is a failure, not a pass
+            audio_ok = False
+        elif audio.duration_s >= AUDIO_CHECK_MIN_S:  # long enough to carry a decidable audio mark: required
+            audio_ok = audio.content_id == content_id
+        else:
+            audio_ok = audio.content_id in (None, content_id)
+        if report.verdict not in expected or report.watermark.content_id != content_id or not audio_ok:
             raise ProvenanceFailure(
                 f"self-verification failed: verdict {report.verdict.value}, watermark "
-                f"{report.watermark.content_id!r} (expected {content_id}): {report.summary}"
+                f"{report.watermark.content_id!r}, audio mark {getattr(audio, 'content_id', None)!r} (expected "
+                f"{content_id}): {report.summary}"
             )
         return report
 
@@ -345,28 +408,3 @@ def _child_ready(proc: RenderProcess, renderer: Any) -> bool:
         log.warning("render worker unavailable, rendering in this process: %s", exc)
         return False
     return True
-
-
-def _check_output(out: Path) -> None:
-    if out.suffix.lower() != ".mp4":
-        raise OutputError(f"output must be an .mp4 file, got {out.name!r}")
-    if out.exists() and out.is_dir():
-        raise OutputError(f"output is a directory: {out}")
-    parent = out.parent
-    if not parent.is_dir():
-        raise OutputError(f"output directory does not exist: {parent}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"output directory is not writable: {parent}")
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

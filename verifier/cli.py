@@ -149,6 +149,11 @@ def format_human(r: dict[str, Any]) -> str:
     """A short, readable summary of one report (a ``to_dict()`` result)."""
     lines = [f"{r['source']}: {r['verdict'].upper()}", f"  {r['summary']}"]
     ai = {True: "yes", False: "no", None: "unknown"}[r["ai_generated"]]
+    origin = r.get("ai_origin")
+    if origin == "modified":
+        ai += " (AI-modified: real media edited by an AI model, e.g. a dub)"
+    elif origin == "generated":
+        ai += " (generated from scratch)"
     lines.append(f"  AI-generated: {ai}")
     c = r["c2pa"]
     if c["present"]:

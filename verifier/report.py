@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: the audio_watermark section
 
 
 class Verdict(str, enum.Enum):
@@ -75,6 +75,28 @@ class WatermarkSection:
 
 
 @dataclass(frozen=True)
+class AudioSegmentSection:
+    start_s: float
+    end_s: float
+    agreement: float  # fraction of this payload period's symbols agreeing with the decoded content ID
+
+
+@dataclass(frozen=True)
+class AudioWatermarkSection:
+    """The soundtrack's mark, detected independently of the picture (docs/audiomark.md)."""
+
+    analysed: bool = False  # False: no audio stream (or it could not be decoded)
+    found: bool = False
+    content_id: str | None = None
+    log10_p: float | None = None  # union-bounded over every ID, alignment and speed searched
+    p_value: float | None = None
+    speed: float | None = None  # playback-speed factor of the best hypothesis
+    duration_s: float = 0.0
+    segments: tuple[AudioSegmentSection, ...] = ()
+    key: str = "public"
+
+
+@dataclass(frozen=True)
 class BindingSection:
     """Does the manifest's soft-binding value name the watermark found in the pixels?"""
 
@@ -107,9 +129,14 @@ class VerificationReport:
     # declaring a non-AI source (a camera) and no watermark; None: nothing can be said (absence of a mark is not
     # evidence of a camera).
     ai_generated: bool | None = None
+    # "generated": a valid manifest declares the whole file AI-made (c2pa.created, trainedAlgorithmicMedia);
+    # "modified": it declares AI edits of other media (a dub: c2pa.edited, compositeWithTrainedAlgorithmicMedia);
+    # None: no valid manifest says which (a watermark alone shows AI content, not how much of the file it is).
+    ai_origin: str | None = None
     media: MediaSection = field(default_factory=MediaSection)
     c2pa: C2paSection = field(default_factory=C2paSection)
     watermark: WatermarkSection = field(default_factory=WatermarkSection)
+    audio_watermark: AudioWatermarkSection = field(default_factory=AudioWatermarkSection)
     binding: BindingSection = field(default_factory=BindingSection)
     recovery: RecoverySection = field(default_factory=RecoverySection)
     mode: str = "full"

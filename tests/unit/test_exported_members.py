@@ -7,6 +7,7 @@ import pytest
 EXPECTED = {
     "sdk": {
         "AudioError",
+        "DubResult",
         "FaceTooSmallError",
         "Generator",
         "GeneratorError",
@@ -20,6 +21,7 @@ EXPECTED = {
         "RenderJob",
         "RenderOutcome",
         "RenderResult",
+        "VideoError",
         "__version__",
         "read_jobs",
     },
@@ -27,6 +29,8 @@ EXPECTED = {
     "provenance": {
         "PRODUCT_NAME",
         "SOFT_BINDING_ALG",
+        "AudioWatermarkDetection",
+        "AudioWatermarker",
         "IdentityError",
         "Ingredient",
         "ManifestError",
@@ -51,6 +55,14 @@ EXPECTED = {
         "open_store",
         "read_manifest",
         "validate_detached",
+    },
+    "provenance.audiomark": {
+        "AUDIO_SOFT_BINDING_ALG",
+        "SPEED_SEARCH",
+        "AudioEmbedParams",
+        "AudioMarkSegment",
+        "AudioWatermarkDetection",
+        "AudioWatermarker",
     },
     "models": {
         "MOTION_DIMS",

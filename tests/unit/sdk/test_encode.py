@@ -73,3 +73,24 @@ def test_colour_conversion_is_bt601_limited_with_averaged_chroma_and_round_trips
     with av.open(str(path)) as c:
         decoded = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int)
     assert np.abs(decoded - smooth).max() <= 3
+
+
+def test_prepared_yuv420p_planes_encode_like_rgb_frames_and_bad_planes_raise(tmp_path):
+    from sdk._encode import rgb_to_yuv420p
+
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (48, 64, 3)).astype(np.uint8) for _ in range(10)]
+    decoded = []
+    for name, planes in (("rgb", False), ("yuv", True)):
+        with Mp4Writer(tmp_path / f"{name}.mp4", width=64, height=48, fps=25, audio=None) as w:
+            for f in frames:
+                w.write_yuv420p(rgb_to_yuv420p(f)) if planes else w.write(f)
+        with av.open(str(tmp_path / f"{name}.mp4")) as c:
+            decoded.append([f.to_ndarray(format="yuv420p") for f in c.decode(video=0)])
+    assert len(decoded[0]) == len(decoded[1]) == 10
+    assert all(np.array_equal(a, b) for a, b in zip(*decoded, strict=True))
+    with Mp4Writer(tmp_path / "bad.mp4", width=64, height=48, fps=25, audio=None) as w:
+        with pytest.raises(ValueError, match="yuv420p"):
+            w.write_yuv420p(np.zeros((48, 64), np.uint8))  # the luma plane alone
+        with pytest.raises(ValueError, match="yuv420p"):
+            w.write_yuv420p(np.zeros((72, 64), np.float32))
