@@ -29,6 +29,35 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb @ np.array([0.299, 0.587, 0.114])
 
 
+def interior_colours(image: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cavity, tongue, teeth) RGB float32 colours for a synthesised mouth interior, from the person's own lips
+    (median colour inside the lip ring) and face (brightness, saturation)."""
+    h, w = image.shape[:2]
+    outer = np.concatenate([pts[list(OUTER_UPPER), :2], pts[list(OUTER_LOWER)[::-1], :2]])
+    inner = np.concatenate([pts[list(INNER_UPPER), :2], pts[list(INNER_LOWER)[::-1], :2]])
+    m = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(m, [np.round(outer).astype(np.int32)], 1)
+    cv2.fillPoly(m, [np.round(inner).astype(np.int32)], 0)
+    img = image.astype(np.float64)
+    lips = img[m > 0] if m.sum() > 4 else img.reshape(-1, 3)
+    lip_rgb = np.median(lips, axis=0)
+    x0, y0 = np.maximum(pts[:, :2].min(axis=0).astype(int), 0)
+    x1, y1 = pts[:, :2].max(axis=0).astype(int)
+    face = img[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)].reshape(-1, 3)
+    bright = float(np.percentile(_luma(face), 90))
+    chroma = (face.max(axis=1) - face.min(axis=1)) / np.maximum(face.max(axis=1), 1.0)
+    sat = float(np.clip(np.median(chroma) / 0.18, 0.0, 1.0))
+    cav = lip_rgb * 0.22 + np.array([6.0, 2.0, 2.0])
+    tongue = lip_rgb * 0.7
+    teeth = np.array([236.0, 230.0, 214.0]) * float(np.clip(bright / 205.0, 0.45, 1.02))
+
+    def desat(c: np.ndarray) -> np.ndarray:
+        y = _luma(c)
+        return np.clip(y + (c - y) * sat, 0, 255).astype(np.float32)
+
+    return desat(cav), desat(tongue), desat(teeth)
+
+
 class MouthSynth:
     def __init__(self, expr: ExpressionModel, warp: DenseWarp, image: np.ndarray, pts: np.ndarray) -> None:
         self.warp = warp
@@ -47,31 +76,7 @@ class MouthSynth:
         self._colours(image, pts)
 
     def _colours(self, image: np.ndarray, pts: np.ndarray) -> None:
-        h, w = image.shape[:2]
-        outer = np.concatenate([pts[list(OUTER_UPPER), :2], pts[list(OUTER_LOWER)[::-1], :2]])
-        inner = np.concatenate([pts[list(INNER_UPPER), :2], pts[list(INNER_LOWER)[::-1], :2]])
-        m = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(m, [np.round(outer).astype(np.int32)], 1)
-        cv2.fillPoly(m, [np.round(inner).astype(np.int32)], 0)
-        img = image.astype(np.float64)
-        lips = img[m > 0] if m.sum() > 4 else img.reshape(-1, 3)
-        lip_rgb = np.median(lips, axis=0)
-        x0, y0 = np.maximum(pts[:, :2].min(axis=0).astype(int), 0)
-        x1, y1 = pts[:, :2].max(axis=0).astype(int)
-        face = img[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)].reshape(-1, 3)
-        lum = _luma(face)
-        bright = float(np.percentile(lum, 90))
-        chroma = (face.max(axis=1) - face.min(axis=1)) / np.maximum(face.max(axis=1), 1.0)
-        sat = float(np.clip(np.median(chroma) / 0.18, 0.0, 1.0))
-        cav = lip_rgb * 0.22 + np.array([6.0, 2.0, 2.0])
-        tongue = lip_rgb * 0.7
-        teeth = np.array([236.0, 230.0, 214.0]) * float(np.clip(bright / 205.0, 0.45, 1.02))
-
-        def desat(c: np.ndarray) -> np.ndarray:
-            y = _luma(c)
-            return np.clip(y + (c - y) * sat, 0, 255).astype(np.float32)
-
-        self.cav, self.tongue, self.teeth = desat(cav), desat(tongue), desat(teeth)
+        self.cav, self.tongue, self.teeth = interior_colours(image, pts)
 
     def edges(
         self, expr_values: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None

@@ -25,6 +25,7 @@ import numpy as np
 
 from models._native_log import native_log
 from models.face._deform import INNER_LOWER, INNER_UPPER, OUTER_LOWER, OUTER_UPPER
+from models.face._mouth import interior_colours
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,6 @@ class FaceTracker:
         self.close()
 
 
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    return rgb @ np.array([0.299, 0.587, 0.114])
-
-
 @dataclass(frozen=True)
 class MouthColours:
     """Colours of the synthesised interior, taken once from a frame of the person (as ``_mouth.MouthSynth`` does)."""
@@ -106,29 +103,8 @@ class MouthColours:
 
     @classmethod
     def measure(cls, rgb: np.ndarray, points: np.ndarray) -> MouthColours:
-        h, w = rgb.shape[:2]
-        outer = np.concatenate([points[list(OUTER_UPPER), :2], points[list(OUTER_LOWER)[::-1], :2]])
-        inner = np.concatenate([points[list(INNER_UPPER), :2], points[list(INNER_LOWER)[::-1], :2]])
-        m = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(m, [np.round(outer).astype(np.int32)], 1)
-        cv2.fillPoly(m, [np.round(inner).astype(np.int32)], 0)
-        img = rgb.astype(np.float64)
-        lips = img[m > 0] if m.sum() > 4 else img.reshape(-1, 3)
-        lip = np.median(lips, axis=0)
-        x0, y0 = np.maximum(points[:, :2].min(axis=0).astype(int), 0)
-        x1, y1 = points[:, :2].max(axis=0).astype(int)
-        face = img[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)].reshape(-1, 3)
-        bright = float(np.percentile(_luma(face), 90))
-        chroma = (face.max(axis=1) - face.min(axis=1)) / np.maximum(face.max(axis=1), 1.0)
-        sat = float(np.clip(np.median(chroma) / 0.18, 0.0, 1.0))
-
-        def desat(c: np.ndarray) -> np.ndarray:
-            y = _luma(c)
-            return np.clip(y + (c - y) * sat, 0, 255).astype(np.float32)
-
-        cavity = lip * 0.22 + np.array([6.0, 2.0, 2.0])
-        teeth = np.array([236.0, 230.0, 214.0]) * float(np.clip(bright / 205.0, 0.45, 1.02))
-        return cls(desat(cavity), desat(teeth))
+        cavity, _, teeth = interior_colours(rgb, points)
+        return cls(cavity, teeth)
 
 
 @dataclass(frozen=True)
