@@ -176,6 +176,13 @@ def format_human(r: dict[str, Any]) -> str:
             lines.append(f"             unmarked time ranges: {spans}")
     else:
         lines.append("  watermark: not analysed")
+    a = r.get("audio_watermark") or {}
+    if a.get("analysed"):
+        p = a["log10_p"]
+        stat = f"log10 p = {p:.1f}" if p is not None else ""
+        state = f"found, content id {a['content_id']}" if a["found"] else "not found"
+        speed = f", speed x{a['speed']:.3f}" if a["found"] and a.get("speed") not in (None, 1.0) else ""
+        lines.append(f"  audio mark: {state}  {stat}  ({a['duration_s']:.1f} s of soundtrack{speed})")
     b = r["binding"]
     if b["checked"]:
         lines.append(

@@ -123,3 +123,12 @@ def test_the_manifest_lists_the_audio_mark(render6):
         "io.github.dirfa.watermark.v1": render6.content_id,
         "io.github.dirfa.audiomark.v1": render6.content_id,
     }
+
+
+def test_the_human_report_names_the_audio_mark(render6, speech_path):
+    from verifier.cli import format_human
+
+    text = format_human(verify(render6.path, mode="fast").to_dict())
+    assert f"audio mark: found, content id {render6.content_id}" in text
+    unmarked = format_human(verify(speech_path, mode="fast").to_dict())
+    assert "audio mark: not found" in unmarked
