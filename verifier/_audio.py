@@ -40,13 +40,7 @@ def decode_audio(data: bytes, limits: Limits, deadline: _decode.Deadline) -> tup
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
-        duration = 0.0
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / av.time_base
-        if duration > limits.max_duration_s:
-            raise UnreadableMedia(f"limit: declared duration {duration:.0f} s exceeds {limits.max_duration_s:g} s")
+        duration = _decode.declared_duration(container, stream, limits)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=ANALYSIS_RATE)
         chunks, total, cap = [], 0, int(MAX_AUDIO_S * ANALYSIS_RATE)
         try:

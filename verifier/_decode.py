@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import av
 import numpy as np
@@ -151,6 +152,19 @@ def check_image_header(data: bytes, mime: str | None, limits: Limits) -> None:
         )
 
 
+def declared_duration(container: av.container.InputContainer, stream: Any, limits: Limits) -> float:
+    """The stream's declared duration in seconds (the container's when the stream has none; 0 when neither
+    says); over ``limits.max_duration_s`` is :class:`UnreadableMedia`, before anything is decoded."""
+    duration = 0.0
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / av.time_base
+    if duration > limits.max_duration_s:
+        raise UnreadableMedia(f"limit: declared duration {duration:.0f} s exceeds {limits.max_duration_s:g} s")
+    return duration
+
+
 def probe(container: av.container.InputContainer, mime: str | None, limits: Limits) -> MediaInfo:
     if not container.streams.video:
         raise UnreadableMedia("no video stream")
@@ -169,13 +183,7 @@ def probe(container: av.container.InputContainer, mime: str | None, limits: Limi
     fps = float(rate) if rate else 25.0
     if not np.isfinite(fps) or fps <= 0 or fps > 1000:
         fps = 25.0
-    duration = 0.0
-    if stream.duration is not None and stream.time_base is not None:
-        duration = float(stream.duration * stream.time_base)
-    elif container.duration is not None:
-        duration = container.duration / av.time_base
-    if duration > limits.max_duration_s:
-        raise UnreadableMedia(f"limit: declared duration {duration:.0f} s exceeds {limits.max_duration_s:g} s")
+    duration = declared_duration(container, stream, limits)
     is_still = bool(mime and mime.startswith("image/"))
     return MediaInfo(mime, width, height, fps, duration, is_still)
 
