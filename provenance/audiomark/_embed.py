@@ -23,15 +23,15 @@ class AudioEmbedParams:
     """Strength settings.
 
     step: the QIM lattice step in nepers of the projected log-power statistic (robustness vs audibility;
-        measured on 7 real speech clips, docs/audiomark.md: 0.5 keeps segmental SNR near 30 dB, 0.6 and 0.8
-        gained one or two codec cases each but fell to 27-28 dB).
-    max_gain: cap on any one tile-band amplitude change (nepers; 0.1 = +-0.9 dB), bounding the local artefact.
+        measured on the 11 real speech clips of benchmarks/audiomark_bench.py, docs/audiomark.md: with symbols of
+        adjacent bands and zero-sum weights, 0.7 keeps segmental SNR >= 31 dB; 0.8 gained nothing).
+    max_gain: cap on any one tile-band amplitude change (nepers; 0.14 = +-1.2 dB), bounding the local artefact.
     iterations: Gauss-Newton passes; each corrects the interaction between the symbols of one tile.
     silence_db: tiles quieter than the clip's loudest by more than this are left untouched.
     """
 
-    step: float = 0.5
-    max_gain: float = 0.1
+    step: float = 0.7
+    max_gain: float = 0.14
     iterations: int = 5
     silence_db: float = 55.0
 

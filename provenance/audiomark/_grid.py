@@ -7,9 +7,9 @@ statistic is its log in-band power minus the mean over the bands of the same tim
 loudness changes cancel.
 
 Payload layout: one PERIOD is 64 time tiles (4.096 s). Each time tile carries SYMBOLS_PER_TILE spread-transform
-QIM symbols; a symbol is BANDS_PER_SYMBOL bands of ONE time tile (keyed, different in every tile), so a pause
-or a burst of noise erases whole symbols instead of corrupting many. 64 x 4 = 256 symbols per period carry the
-232 coded bits of provenance.watermark's code (the first 24 coded bits twice).
+QIM symbols; a symbol is BANDS_PER_SYMBOL adjacent bands of ONE time tile with keyed zero-sum weights, so a pause,
+a burst of noise or noise in the weak high bands erases whole symbols instead of corrupting many. 64 x 4 = 256
+symbols per period carry the 232 coded bits of provenance.watermark's code (24 of them twice).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ SYMBOLS_PER_PERIOD = TILES_PER_PERIOD * SYMBOLS_PER_TILE  # 256
 BAND_LO_HZ = 500.0
 BAND_HI_HZ = 6000.0
 PERIOD_S = TILES_PER_PERIOD * FRAMES_PER_TILE * HOP_S  # 4.096
-_EPS_POWER = 1e-12
+EPS_POWER = 1e-12
 
 
 def _mel(f: np.ndarray | float) -> np.ndarray:
@@ -109,10 +109,10 @@ def stats_from_power(power: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     stat = log(power + REL_FLOOR * tile mean) minus its band mean: near-empty bands (above a speech recording's
     bandwidth, between formants), which codecs zero or fill with noise at will, sit at the floor and do not move
     the statistic; slope = d stat / d log power (~1 for strong bands, ~0 for those)."""
-    floor = REL_FLOOR * power.mean(axis=1, keepdims=True) + _EPS_POWER
+    floor = REL_FLOOR * power.mean(axis=1, keepdims=True) + EPS_POWER
     logp = np.log(power + floor)
     slope = power / (power + floor)
-    return logp - logp.mean(axis=1, keepdims=True), np.log(power.sum(axis=1) + _EPS_POWER), slope
+    return logp - logp.mean(axis=1, keepdims=True), np.log(power.sum(axis=1) + EPS_POWER), slope
 
 
 def tile_stats(frame_power: np.ndarray, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -134,19 +134,28 @@ def layout(key: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The keyed layout of one period.
 
     Returns
-      members (TILES_PER_PERIOD, SYMBOLS_PER_TILE, BANDS_PER_SYMBOL): the bands of each symbol,
-      weights (same shape): +-1/sqrt(BANDS_PER_SYMBOL) spreading weights,
+      members (TILES_PER_PERIOD, SYMBOLS_PER_TILE, BANDS_PER_SYMBOL): the bands of each symbol: symbol s of
+        every tile is the s-th group of BANDS_PER_SYMBOL ADJACENT bands (s = 0 lowest), so a symbol's bands have
+        similar speech-to-noise ratios and noise in the weak high bands leaves the strong low ones intact,
+      weights (same shape): keyed ZERO-SUM spreading weights of unit norm (two bands +sqrt(3/10), three
+        -sqrt(2/15), or the opposite): a change common to a symbol's bands (the tile's loudness, or the band mean
+        that the statistic subtracts, which added noise moves) does not move the projection,
       coded (TILES_PER_PERIOD, SYMBOLS_PER_TILE): the coded-bit index each symbol carries,
       dither (TILES_PER_PERIOD, SYMBOLS_PER_TILE): the QIM dither in units of the step, uniform in [0, 1).
     Coded bits are assigned by a keyed permutation of the period's symbols, so a coded bit and its repeat
-    lie in different tiles and bands.
+    lie in different tiles (and mostly different band groups).
     """
-    members = np.empty((TILES_PER_PERIOD, SYMBOLS_PER_TILE, BANDS_PER_SYMBOL), dtype=np.int64)
-    for t in range(TILES_PER_PERIOD):
-        perm = np.argsort(_stream(key, f"bands/{t}", N_BANDS), kind="stable")
-        members[t] = perm.reshape(SYMBOLS_PER_TILE, BANDS_PER_SYMBOL)
-    signs = (_stream(key, "weights", members.size) >> np.uint64(63)).astype(np.float64)
-    weights = ((1.0 - 2.0 * signs) / np.sqrt(BANDS_PER_SYMBOL)).reshape(members.shape)
+    members = np.broadcast_to(
+        np.arange(N_BANDS).reshape(SYMBOLS_PER_TILE, BANDS_PER_SYMBOL),
+        (TILES_PER_PERIOD, SYMBOLS_PER_TILE, BANDS_PER_SYMBOL),
+    ).copy()
+    k = BANDS_PER_SYMBOL
+    n_pos = k // 2
+    base = np.concatenate([np.full(n_pos, 1.0 / n_pos), np.full(k - n_pos, -1.0 / (k - n_pos))])
+    base /= np.sqrt((base**2).sum())
+    order = np.argsort(_stream(key, "weights", members.size).reshape(-1, k), axis=1, kind="stable")
+    flip = 1.0 - 2.0 * (_stream(key, "weight-signs", members.size // k) >> np.uint64(63)).astype(np.float64)
+    weights = (base[order] * flip[:, None]).reshape(members.shape)
     order = np.argsort(_stream(key, "coded", SYMBOLS_PER_PERIOD), kind="stable")
     coded = (order % N_CODED).reshape(TILES_PER_PERIOD, SYMBOLS_PER_TILE)
     dither = (_stream(key, "dither", SYMBOLS_PER_PERIOD) >> np.uint64(11)).astype(np.float64) / float(1 << 53)

@@ -121,7 +121,7 @@ def test_the_manifest_lists_the_audio_mark(render6):
             if a["label"].startswith("c2pa.soft-binding")}  # fmt: skip
     assert algs == {
         "io.github.dirfa.watermark.v1": render6.content_id,
-        "io.github.dirfa.audiomark.v1": render6.content_id,
+        "io.github.dirfa.audiomark.v2": render6.content_id,
     }
 
 

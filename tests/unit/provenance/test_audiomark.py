@@ -79,9 +79,9 @@ def seg_snr(x, y, frame=480):
 def test_roundtrip_exact_id_and_inaudible_level(clip, marked):
     assert marked.dtype == np.float32 and marked.shape == clip.shape
     # The 30 dB target is measured on real speech (benchmarks/audiomark_bench.py, docs/audiomark.md); this
-    # generated signal's pure line spectrum measures ~24.6 dB (the mark sits on its few strong bands). This
-    # guards the level against regressions; it is not the target.
-    assert seg_snr(clip.astype(np.float64), marked.astype(np.float64)) >= 24.0
+    # generated signal's pure line spectrum measures ~23.0 dB (the mark sits on its few strong bands; real speech:
+    # >= 31 dB). This guards the level against regressions; it is not the target.
+    assert seg_snr(clip.astype(np.float64), marked.astype(np.float64)) >= 22.0
     det = AudioWatermarker().detect(marked, RATE, speeds=(1.0,))
     assert det.found and det.content_id == CID and det.log10_p_value <= -9.0
     assert det.segments and det.segments[0].start_s == 0.0
@@ -130,7 +130,7 @@ def test_null_decisions_are_fair_coins_over_keys(clip):
     cw = _code.encode(_code.content_id_to_bits(CID, version=1))
     agree = []
     for k in range(40):
-        soft, _obs, _meta, _ = _detect._soft_all(z, f"key-{k}".encode(), AudioEmbedParams().step)
+        soft = _detect._soft_all(z, f"key-{k}".encode(), AudioEmbedParams().step).soft
         agree.append(((soft[0] > 0) == cw).mean())
     assert abs(np.mean(agree) - 0.5) < 0.03 and 0.01 < np.std(agree) < 0.06  # sd of Bin(232,1/2)/232 = 0.033
 
@@ -142,10 +142,27 @@ def test_vectorised_encoder_matches_the_reference():
 
 
 def test_layout_is_keyed_and_covers_every_coded_bit():
-    members, _weights, coded, _dither = _grid.layout(b"k1")
+    members, weights, coded, _dither = _grid.layout(b"k1")
     assert set(np.unique(coded)) == set(range(_code.N_CODED))
     assert all(sorted(members[t].reshape(-1)) == list(range(_grid.N_BANDS)) for t in range(_grid.TILES_PER_PERIOD))
-    assert not np.array_equal(_grid.layout(b"k2")[0], members)
+    assert np.all(np.diff(members, axis=-1) == 1)  # a symbol's bands are adjacent
+    # zero-sum, unit-norm weights: a change common to a symbol's bands does not move its projection
+    assert np.allclose(weights.sum(-1), 0.0) and np.allclose((weights**2).sum(-1), 1.0)
+    assert not np.array_equal(_grid.layout(b"k2")[1], weights)
+    assert not np.array_equal(_grid.layout(b"k2")[2], coded)
+
+
+def test_rademacher_bound_holds_and_is_tight_on_perfect_agreement():
+    """The p-value's tail bound: P(sum eps_j |a_j| >= t) for fair signs eps, checked by simulation."""
+    rng = np.random.default_rng(3)
+    a = rng.exponential(size=60)
+    signs = rng.choice([-1.0, 1.0], size=(200_000, a.size))
+    sums = signs @ a
+    for z in (1.0, 2.0, 3.0):
+        signed = signs[np.argmin(np.abs(sums - z * np.sqrt((a**2).sum())))] * a  # magnitudes a, sum ~ z sigma
+        assert (sums >= signed.sum() - 1e-9).mean() <= 10 ** _detect.log10_rademacher_tail(signed)
+    assert _detect.log10_rademacher_tail(np.full(40, 0.7)) == pytest.approx(-40 * np.log10(2.0), abs=0.05)
+    assert _detect.log10_rademacher_tail(-a) == 0.0
 
 
 @pytest.mark.parametrize(
