@@ -370,5 +370,6 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     # searched by decoding every one. (The curve of candidate 1 is not carried over: on a misaligned grid its
     # score says nothing.)
     g = _sync.search_grid(fines, steps)
-    gain_scores = _tone.scores({1.0: [per_plane(f, lambda pl: work_from_fine(pl, g)) for f in fines]}, steps)
-    yield g, _tone.best_gain(gain_scores, 1.0), ALL_SHIFTS
+    by_gain = _sync.gain_scores(fines, steps, g, _tone.GAINS)
+    tone = _tone.best_gain({_tone.Tone(1.0, k): v for k, v in by_gain.items()}, 1.0)
+    yield g, tone, ALL_SHIFTS

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _keys, _resample, _rule
+from . import _integral, _keys, _resample, _rule
 
 
 @dataclass(frozen=True)
@@ -53,16 +53,27 @@ def super_shape(h: int, w: int, scale: float) -> tuple[int, int]:
     return wh * SUPER, ww * SUPER
 
 
-def work_from_fine(plane: np.ndarray, g: Geometry) -> np.ndarray:
+def work_from_fine(plane: np.ndarray, g: Geometry, table: np.ndarray | None = None) -> np.ndarray:
     """A stored fine plane (h, w) -> the working plane under geometry ``g`` (scale, then sub-pixel grid phase);
-    a stack of planes (..., h, w) gives the same values plane by plane."""
+    a stack of planes (..., h, w) gives the same values plane by plane. ``table``: the plane's integral image,
+    when the caller has it (used only without mirror or aspect)."""
+    if g.mirror or g.aspect > 0:
+        table = None
     if g.mirror:
         plane = plane[..., ::-1]
     if g.aspect > 0:
         plane = unstretch(plane, g.aspect)
     h, w = plane.shape[-2:]
-    sup = _resample.resize(plane, super_shape(h, w, g.scale))[..., g.py :, g.px :]
-    return _box_mean_super(sup)
+    wh, ww = _resample.working_shape(h, w, g.scale)
+    if SUPER * wh <= 1.25 * h:  # the super-resolution plane is no larger than the stored one: resample it
+        return _box_mean_super(_resample.resize(plane, (SUPER * wh, SUPER * ww))[..., g.py :, g.px :])
+    # Working pixel i covers super pixels [p + 4 i, p + 4 i + 4) of a 4x super-resolution grid: an exact area
+    # integral, taken from the integral image (no super-resolution plane is made).
+    ny, nx = (SUPER * wh - g.py) // SUPER, (SUPER * ww - g.px) // SUPER
+    y_edges = (g.py / SUPER + np.arange(ny + 1)) * (h / wh)
+    x_edges = (g.px / SUPER + np.arange(nx + 1)) * (w / ww)
+    t = _integral.table(plane) if table is None else table
+    return _integral.box_means(t, y_edges, x_edges).astype(plane.dtype)
 
 
 def per_plane(work_planes: list[np.ndarray], fn) -> list[np.ndarray]:

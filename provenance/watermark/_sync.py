@@ -12,41 +12,17 @@ import dataclasses
 
 import numpy as np
 
-from . import _resample
+from . import _integral, _resample
 from ._measure import SUPER, Geometry, block_s0, per_plane, work_from_fine
 
 # A crop kept at its cropped size maps the original to ``scale`` < 1 of the working grid. 2 % steps: with
 # 32-px blocks on a 512-px frame a 1 % scale error moves the frame edge by a tenth of a block.
 SCALES = tuple(float(s) for s in np.round(0.98 ** np.arange(-2, 18), 4))  # 1.04 .. 0.71
+# A marked video shown smaller than the frame (picture-in-picture, fitted into a larger canvas) maps to scale > 1:
+# the frame's short side spans 128 x scale working pixels of the original's grid (a 0.3 inset: 3.33). Searched
+# coarser (4 % steps, whole working pixels) and refined like the crops' scales.
+SCALES_UP = tuple(float(s) for s in np.round(1.04 * 1.04 ** np.arange(1, 31), 4))  # 1.08 .. 3.37
 _BLOCK_SUPER = 8 * SUPER  # one block in super-resolution pixels
-
-
-def _box_means(y: np.ndarray, size: int) -> np.ndarray:
-    """Mean of every size x size window (top-left anchored): (h - size + 1, w - size + 1)."""
-    c = np.zeros((y.shape[0] + 1, y.shape[1] + 1))
-    c[1:, 1:] = np.cumsum(np.cumsum(y, axis=0, dtype=np.float64), axis=1)
-    s = c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size]
-    return s / float(size * size)
-
-
-def _phase_sums(means: np.ndarray, step: float, block: int, near=None) -> tuple[np.ndarray, int]:
-    """Sum of z^2 at EVERY grid phase at once: (block, block) complex sums and the blocks per phase.
-
-    s0 is approximated by 8 x the block mean (exact on flat blocks), and block (j, i) of phase (py, px) starts
-    at (py + block j, px + block i), so one reshape gathers all phases. ``near`` = (py, px, r): only the phases
-    within r of (py, px) (cyclically) are computed; the others are 0."""
-    nby, nbx = means.shape[0] // block, means.shape[1] // block
-    if near is None:
-        z = np.exp(4j * np.pi * 8.0 * means[: nby * block, : nbx * block] / step)
-        return z.reshape(nby, block, nbx, block).sum(axis=(0, 2)), nby * nbx
-    cy, cx, r = near
-    out = np.zeros((block, block), complex)
-    half = block // 2  # the background estimate's phases too (see _phase_scores)
-    for py in {(cy + d + e) % block for d in range(-r, r + 1) for e in (0, half)}:
-        rows = means[py : nby * block : block]
-        for px in {(cx + d + e) % block for d in range(-r, r + 1) for e in (0, half)}:
-            out[py, px] = np.exp(4j * np.pi * 8.0 * rows[:, px : nbx * block : block] / step).sum()
-    return out, nby * nbx
 
 
 # Scores are |sum z^2 - background| / sqrt(blocks): a z-score, so that small (down-scaled) grids, whose mean
@@ -59,47 +35,72 @@ def _phase_sums(means: np.ndarray, step: float, block: int, near=None) -> tuple[
 HALF = 4 * SUPER  # half a block, in quarter working pixels
 
 
-def _exact_sums(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry) -> tuple[np.ndarray, int]:
+def _exact_sums(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, tables=None):
     total = np.zeros(len(steps), complex)
     count = 0
-    for fine in fines:
-        s0_of = per_plane(list(fine), lambda plane: block_s0(work_from_fine(plane, g)))
+    for i, fine in enumerate(fines):
+        tabs = {id(p): t for p, t in zip(fine, tables[i], strict=True)} if tables is not None else {}
+        s0_of = per_plane(list(fine), lambda plane, tabs=tabs: block_s0(work_from_fine(plane, g, tabs.get(id(plane)))))
         for k, (s0, step) in enumerate(zip(s0_of, steps, strict=True)):
             total[k] += np.exp(4j * np.pi * s0 / step).sum()
             count += s0.size
     return total, count
 
 
-def _exact_score(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry) -> float:
-    total, count = _exact_sums(fines, steps, g)
+def _exact_score(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, tables=None) -> float:
+    """The blind coherence of grid ``g`` with exact s0 (``tables``: the planes' integral images, if at hand)."""
+    total, count = _exact_sums(fines, steps, g, tables)
     background = np.zeros_like(total)
     for dy, dx in ((HALF, 0), (0, HALF), (HALF, HALF)):
         moved = dataclasses.replace(g, py=(g.py + dy) % (2 * HALF), px=(g.px + dx) % (2 * HALF))
-        background += _exact_sums(fines, steps, moved)[0] / 3.0
+        background += _exact_sums(fines, steps, moved, tables)[0] / 3.0
     return float(np.sum(np.abs(total - background)) / np.sqrt(max(count, 1)))
 
 
 def _phase_scores(
-    fines: list[list[np.ndarray]], steps: tuple[float, ...], scale: float, factor: int, near=None
+    tables: list[list[np.ndarray]], steps: tuple[float, ...], scale: float, factor: int, near=None
 ) -> np.ndarray:
-    """(8 f, 8 f) z-scores of every grid phase (or those ``near``, see _phase_sums) at ``scale`` on a grid
-    ``factor`` = f times the working one, summed coherently over frames per carrier."""
-    block = 8 * factor
-    acc = np.zeros((len(steps), block, block), complex)
+    """(8 f, 8 f) z-scores of every grid phase at ``scale``, phases 1 / f working pixel apart (or only those
+    ``near`` = (py, px, r) and their half-block partners, the others 0), summed coherently over frames per carrier.
+    ``tables``: per frame, the K carrier planes' integral images (``_integral.table``; a plane measured at two
+    QIM steps is one table). Block means come straight from the tables (s0 approximated by 8 x the mean)."""
+    n_ph = 8 * factor
+    acc = np.zeros((len(steps), n_ph, n_ph), complex)
     count = 0
-
-    def means(plane: np.ndarray) -> np.ndarray:
-        wh, ww = _resample.working_shape(plane.shape[-2], plane.shape[-1], scale)
-        return _box_means(_resample.resize(plane, (wh * factor, ww * factor)), block)
-
-    for fine in fines:
-        for k, (m, step) in enumerate(zip(per_plane(list(fine), means), steps, strict=True)):
-            sums, n = _phase_sums(m, step, block, near)
-            acc[k] += sums
-            count += n
-    h = block // 2
-    background = sum(np.roll(acc, d, axis=(1, 2)) for d in ((h, 0), (0, h), (h, h))) / 3.0
+    half = n_ph // 2
+    if near is None:
+        ay = ax = np.arange(n_ph)
+    else:
+        cy, cx, r = near
+        ay = np.array(sorted({(cy + d + e) % n_ph for d in range(-r, r + 1) for e in (0, half)}))
+        ax = np.array(sorted({(cx + d + e) % n_ph for d in range(-r, r + 1) for e in (0, half)}))
+    for tabs in tables:
+        done: dict[int, np.ndarray] = {}
+        for k, (t, step) in enumerate(zip(tabs, steps, strict=True)):
+            if id(t) not in done:
+                done[id(t)] = _phase_means(t, scale, factor, ay, ax)
+            m = done[id(t)]  # (len(ay), nby, len(ax), nbx) block means
+            x = m * np.float32(32.0 * np.pi / step)  # the phase of z^2, float32: cos and sin are most of the cost
+            acc[k][np.ix_(ay, ax)] += np.cos(x).sum(axis=(1, 3)) + 1j * np.sin(x).sum(axis=(1, 3))
+            count += m.shape[1] * m.shape[3]
+    background = sum(np.roll(acc, d, axis=(1, 2)) for d in ((half, 0), (0, half), (half, half))) / 3.0
     return np.abs(acc - background).sum(axis=0) / np.sqrt(max(count, 1))
+
+
+def _phase_means(t: np.ndarray, scale: float, factor: int, ay: np.ndarray, ax: np.ndarray) -> np.ndarray:
+    """Block means of the plane whose integral image is ``t`` on the working grid at ``scale``, for the grid
+    phases ``ay`` x ``ax`` (in 1 / factor working pixels): (len(ay), nby, len(ax), nbx), the same block count
+    at every phase."""
+    h, w = t.shape[-2] - 1, t.shape[-1] - 1
+    wh, ww = _resample.working_shape(h, w, scale)
+    ry, rx = h / wh, w / ww  # stored pixels per working pixel
+    last = (8 * factor - 1) / factor
+    nby, nbx = max(1, int((wh - last) // 8)), max(1, int((ww - last) // 8))
+    ye = (ay[:, None] / factor + 8.0 * np.arange(nby + 1)[None, :]) * ry
+    xe = (ax[:, None] / factor + 8.0 * np.arange(nbx + 1)[None, :]) * rx
+    f = _integral.at(t, ye.ravel(), xe.ravel()).reshape(len(ay), nby + 1, len(ax), nbx + 1)
+    sums = f[:, 1:, :, 1:] - f[:, :-1, :, 1:] - f[:, 1:, :, :-1] + f[:, :-1, :, :-1]
+    return (sums / (64.0 * ry * rx)).astype(np.float32)
 
 
 def search_grid(fines: list[list[np.ndarray]], steps: tuple[float, ...], keep: int = 3) -> Geometry:
@@ -109,18 +110,42 @@ def search_grid(fines: list[list[np.ndarray]], steps: tuple[float, ...], keep: i
     scale change moves the grid about the frame origin, where the phase is anchored), then re-scored exactly.
     ``fines``: per frame, the K stored carrier planes (a list, whose repeated planes are measured once, or a
     (K, h, w) array)."""
+    tables = [per_plane(list(f), _integral.table) for f in fines]
     coarse = []
-    for scale in SCALES:
-        scores = _phase_scores(fines[::2], steps, scale, SUPER // 2)  # every other sync frame
+    for scale, factor in [(s, SUPER // 2) for s in SCALES] + [(s, 1) for s in SCALES_UP]:
+        scores = _phase_scores(tables[::2], steps, scale, factor)  # every other sync frame
         for flat in np.argsort(scores, axis=None)[-2:]:
             py, px = np.unravel_index(flat, scores.shape)
-            coarse.append((float(scores[py, px]), Geometry(scale, int(py) * 2, int(px) * 2)))
+            coarse.append(
+                (float(scores[py, px]), Geometry(scale, int(py) * SUPER // factor, int(px) * SUPER // factor))
+            )
     coarse.sort(key=lambda r: -r[0])
     refined = []
     for _, g in coarse[:keep]:
-        for scale in g.scale * (1.0 + np.arange(-2, 3) * 0.005):
-            scores = _phase_scores(fines, steps, float(scale), SUPER, near=(g.py, g.px, 3))
+        step = 0.005 if g.scale <= SCALES[0] else 0.01
+        for scale in g.scale * (1.0 + np.arange(-2, 3) * step):
+            scores = _phase_scores(tables, steps, float(scale), SUPER, near=(g.py, g.px, 3))
             py, px = np.unravel_index(int(np.argmax(scores)), scores.shape)
             refined.append((float(scores[py, px]), Geometry(float(scale), int(py), int(px))))
     refined.sort(key=lambda r: -r[0])
-    return max(refined[:keep], key=lambda r: _exact_score(fines, steps, r[1]))[1]
+    return max(refined[:keep], key=lambda r: _exact_score(fines, steps, r[1], tables))[1]
+
+
+def gain_scores(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, gains) -> dict[float, float]:
+    """The background-subtracted coherence (as ``_exact_score``) of each contrast gain at grid ``g``: the QIM step
+    S / gain. Subtracting the half-block-moved grids matters here as in the grid search: the smooth fill of a
+    canvas is coherent at SOME step, and scored plainly it outscored the mark's own gain."""
+    grids = [g] + [
+        dataclasses.replace(g, py=(g.py + dy) % (2 * HALF), px=(g.px + dx) % (2 * HALF))
+        for dy, dx in ((HALF, 0), (0, HALF), (HALF, HALF))
+    ]
+    s0s = [[per_plane(list(f), lambda p, gg=gg: block_s0(work_from_fine(p, gg))) for f in fines] for gg in grids]
+    out = {}
+    for gain in gains:
+        total = 0.0
+        for k, step in enumerate(steps):
+            sums = [sum(np.exp((4j * np.pi * gain / step) * s[k]).sum() for s in per_grid) for per_grid in s0s]
+            count = sum(s[k].size for s in s0s[0])
+            total += abs(sums[0] - (sums[1] + sums[2] + sums[3]) / 3.0) / np.sqrt(max(count, 1))
+        out[float(gain)] = total
+    return out
