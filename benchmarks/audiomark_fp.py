@@ -1,6 +1,6 @@
 """False positives of the audio mark on unmarked audio (docs/audiomark.md has the results).
 
-    OMP_WAIT_POLICY=PASSIVE nice -n 10 .venv/bin/python benchmarks/audiomark_fp.py [--n 10000] [--speeds 1]
+    OMP_WAIT_POLICY=PASSIVE nice -n 10 .venv/bin/python benchmarks/audiomark_fp.py [--n 10000] [--speeds 1] [--skip 0]
 
 5 s clips: windows of real speech (../shared/data/real-av presidential addresses, 1 s apart; GRID s1 clip pairs;
 ../shared/media speech) as they are and after attacks (AAC 64k, MP3 64k, resampling to 16 kHz, pink noise at
@@ -74,6 +74,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--speeds", type=int, default=1, help="1: speed 1 only; 0: the full default speed search")
+    ap.add_argument("--skip", type=int, default=0, help="skip the first SKIP clips (to split a run: --n counts after)")
     args = ap.parse_args()
     speeds = (1.0,) if args.speeds == 1 else SPEED_SEARCH
     wm = AudioWatermarker()
@@ -81,10 +82,14 @@ def main() -> None:
     kinds: dict[str, int] = {}
 
     def cases():
+        skipped = 0  # every speech window gives 2 clips (plain + one attack); skipping makes neither
         for i, (name, x) in enumerate(speech_windows()):
+            if skipped + 2 <= args.skip:
+                skipped += 2
+                continue
             for v, y, r in variants(x, i):
                 yield f"{name}:{v}", v, y, r
-        for i in itertools.count():
+        for i in itertools.count(max(0, args.skip - skipped)):
             name, y, r = synthetic(i)
             yield f"{name}-{i}", name, y, r
 
