@@ -4,8 +4,9 @@ every repetition of the payload, Viterbi decoding, and a test whose union bound 
 Null model (what the p-value means): for a fixed unmarked signal and a random key, every symbol's dither is
 uniform on [0, 1) and independent of the others, so shifting one symbol's dither by 1/2 flips the sign of its
 soft value and keeps its magnitude: given the magnitudes (and the reliability weights, which depend on the audio's
-power only), the signs are independent fair coins. The statistic is the sum of every symbol's weighted soft value
-signed by the tested codeword; its tail under fair signs is bounded by Chernoff's bound for Rademacher sums
+power only), the signs are independent fair coins. A symbol's repetitions (every period) share its dither, so the
+unit is the keyed symbol: its weighted soft values summed over the clip (``per_symbol``). The statistic is the sum
+of those, signed by the tested codeword; its tail under fair signs is bounded by Chernoff's bound for Rademacher sums
 (log10_rademacher_tail), and the p-value is (codewords x hypotheses) x that bound. Choosing which alignments to
 decode uses magnitudes only, so it changes which hypotheses are tested, not how many are counted.
 """
@@ -190,6 +191,20 @@ def log10_rademacher_tail(signed: np.ndarray) -> float:
     return min(float((log_cosh.sum(axis=1) - lam[:, 0] * t).min()) / math.log(10.0), 0.0)
 
 
+def per_symbol(signed: np.ndarray, k: int) -> np.ndarray:
+    """(T, S) signed soft values of every symbol INSTANCE -> (TILES_PER_PERIOD * S,) sums per keyed symbol.
+
+    The repetitions of a symbol (the same period position, every 4.1 s) share its dither, so their signs are NOT
+    independent under the null: shifting that one dither by 1/2 flips all of them at once. The independent fair
+    signs are the keyed symbols', so instances are summed per symbol first (a steady chord or a looped clip, whose
+    repetitions are identical, otherwise reached log10 p -41 and -116 unmarked). ``k``: the alignment's period
+    phase (tile t sits at period position (t + k) mod TILES_PER_PERIOD)."""
+    n_t, n_s = signed.shape
+    pos = (np.arange(n_t) + k) % g.TILES_PER_PERIOD
+    unit = (pos[:, None] * n_s + np.arange(n_s)[None, :]).reshape(-1)
+    return np.bincount(unit, weights=signed.reshape(-1), minlength=g.TILES_PER_PERIOD * n_s)
+
+
 def log10_factor(n_speeds: int) -> float:
     """log10 of the union bound: 2^48 content IDs x one payload version x every alignment and speed searched."""
     return _code.ID_BITS * math.log10(2.0) + math.log10(N_ALIGNMENTS * n_speeds)
@@ -246,7 +261,7 @@ def search(
             if n_bits[i] == 0 or group is None:
                 continue
             sym_soft, sym_bits = group
-            lp = factor + log10_rademacher_tail(sign[i][sym_bits[k]] * sym_soft[k])
+            lp = factor + log10_rademacher_tail(per_symbol(sign[i][sym_bits[k]] * sym_soft[k], k))
             if best is None or lp < best.log10_p:
                 version, cid = _code.bits_to_payload(info[i])
                 hop = g.frame_sizes(g.ANALYSIS_RATE)[1]

@@ -185,3 +185,23 @@ def test_bad_content_id_and_speeds_are_typed_errors(clip):
         AudioWatermarker().embed(clip, RATE, "not-an-id")
     with pytest.raises(WatermarkInputError):
         AudioWatermarker().detect(clip, RATE, speeds=(3.0,))
+
+
+@pytest.mark.parametrize("kind", ["chord", "loop"])
+def test_repetitive_unmarked_audio_is_not_found(kind):
+    """A symbol's repetitions share its dither: a steady chord or a clip looped at the payload period repeats every
+    symbol exactly, and treating the repetitions as independent coins made both 'detections' (log10 p -41, -116)."""
+    rate = 16_000
+    t = np.arange(40 * rate) / rate
+    if kind == "chord":
+        x = 0.1 * sum(np.sin(2 * np.pi * f * t) for f in (523.3, 659.3, 784.0, 1046.5, 2093.0, 3136.0))
+    else:
+        x = np.tile(np.random.default_rng(0).normal(0.0, 0.1, int(_grid.PERIOD_S * rate)), 10)[: t.size]
+    det = AudioWatermarker().detect(x.astype(np.float32), rate, speeds=(1.0,))
+    assert not det.found and det.log10_p_value > -9.0
+
+
+def test_per_symbol_sums_repetitions_of_the_same_keyed_symbol():
+    signed = np.ones((2 * _grid.TILES_PER_PERIOD, 4))
+    units = _detect.per_symbol(signed, 5)
+    assert units.shape == (_grid.TILES_PER_PERIOD * 4,) and np.all(units == 2.0)
