@@ -94,8 +94,8 @@ def signed_video(rendered) -> Path:
     return rendered.path
 
 
-def _h264_roundtrip(frames, crf, fps=25):
-    """Encode RGB frames with libx264 (veryfast) at ``crf`` and decode them again, in memory."""
+def _h264_roundtrip(frames, crf, fps=25, preset="veryfast"):
+    """Encode RGB frames with libx264 (``preset``) at ``crf`` and decode them again, in memory."""
     import io
 
     import av
@@ -105,7 +105,7 @@ def _h264_roundtrip(frames, crf, fps=25):
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        stream.options = {"crf": str(crf), "preset": preset}
         for f in frames:
             out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
         out.mux(stream.encode())
@@ -116,5 +116,5 @@ def _h264_roundtrip(frames, crf, fps=25):
 
 @pytest.fixture(scope="session")
 def h264():
-    """The H.264 round trip as a function: ``h264(frames, crf, fps=25) -> frames``."""
+    """The H.264 round trip as a function: ``h264(frames, crf, fps=25, preset="veryfast") -> frames``."""
     return _h264_roundtrip

@@ -47,12 +47,19 @@ def _exact_sums(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geom
     return total, count
 
 
+def _moved(g: Geometry) -> list[Geometry]:
+    """The three grids half a block off ``g`` (down, right, both): the background estimate's."""
+    return [
+        dataclasses.replace(g, py=(g.py + dy) % (2 * HALF), px=(g.px + dx) % (2 * HALF))
+        for dy, dx in ((HALF, 0), (0, HALF), (HALF, HALF))
+    ]
+
+
 def _exact_score(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, tables=None) -> float:
     """The blind coherence of grid ``g`` with exact s0 (``tables``: the planes' integral images, if at hand)."""
     total, count = _exact_sums(fines, steps, g, tables)
     background = np.zeros_like(total)
-    for dy, dx in ((HALF, 0), (0, HALF), (HALF, HALF)):
-        moved = dataclasses.replace(g, py=(g.py + dy) % (2 * HALF), px=(g.px + dx) % (2 * HALF))
+    for moved in _moved(g):
         background += _exact_sums(fines, steps, moved, tables)[0] / 3.0
     return float(np.sum(np.abs(total - background)) / np.sqrt(max(count, 1)))
 
@@ -135,10 +142,7 @@ def gain_scores(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geom
     """The background-subtracted coherence (as ``_exact_score``) of each contrast gain at grid ``g``: the QIM step
     S / gain. Subtracting the half-block-moved grids matters here as in the grid search: the smooth fill of a
     canvas is coherent at SOME step, and scored plainly it outscored the mark's own gain."""
-    grids = [g] + [
-        dataclasses.replace(g, py=(g.py + dy) % (2 * HALF), px=(g.px + dx) % (2 * HALF))
-        for dy, dx in ((HALF, 0), (0, HALF), (HALF, HALF))
-    ]
+    grids = [g, *_moved(g)]
     s0s = [[per_plane(list(f), lambda p, gg=gg: block_s0(work_from_fine(p, gg))) for f in fines] for gg in grids]
     out = {}
     for gain in gains:
