@@ -76,13 +76,15 @@ def main() -> None:
     ap.add_argument("--attacks", nargs="*", default=None)
     ap.add_argument("--no-unmarked", action="store_true", help="skip the unmarked false-positive pass")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--seed", type=int, default=None, help="content IDs from this seed (default: random IDs)")
     args = ap.parse_args()
+    ids = np.random.default_rng(args.seed)
     attacks = make_attacks(babble())
     names = args.attacks or list(attacks)
     wm = AudioWatermarker()
     rows, fps, snrs, embed_s = [], [], [], []
     for clip, x in clips()[: args.clips]:
-        cid = new_content_id()
+        cid = new_content_id() if args.seed is None else ids.bytes(6).hex()
         t = time.process_time()
         y = wm.embed(x, RATE, cid).astype(np.float64)
         embed_s.append((time.process_time() - t, x.size / RATE))

@@ -93,6 +93,20 @@ def band_power(spec: np.ndarray) -> np.ndarray:
     return csum[:, edges[1:]] - csum[:, edges[:-1]]
 
 
+def stft_band_power(x: np.ndarray, n_fft: int, hop: int, chunk: int = 256) -> np.ndarray:
+    """``band_power(stft(x, n_fft, hop, top bin))``, ``chunk`` frames at a time: the whole complex STFT of a long
+    clip is megabytes, and passes over it went to memory rather than cache."""
+    n_frames = 1 + (x.size - n_fft) // hop if x.size >= n_fft else 0
+    max_bin = int(band_edges()[-1]) + 1
+    out = np.zeros((n_frames, N_BANDS))
+    for start in range(0, n_frames, chunk):
+        count = min(chunk, n_frames - start)
+        out[start : start + count] = band_power(
+            stft(x[start * hop : (start + count - 1) * hop + n_fft], n_fft, hop, max_bin)
+        )
+    return out
+
+
 REL_FLOOR = 0.02  # a band weaker than 2 % of its tile's mean band power (-17 dB) is held at that floor
 
 
@@ -104,15 +118,15 @@ def tile_power(frame_power: np.ndarray, start: int = 0) -> np.ndarray:
 
 
 def stats_from_power(power: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(stat, log total power, slope) of (tiles, N_BANDS) powers.
+    """(stat, log total power, slope) of (..., tiles, N_BANDS) powers.
 
     stat = log(power + REL_FLOOR * tile mean) minus its band mean: near-empty bands (above a speech recording's
     bandwidth, between formants), which codecs zero or fill with noise at will, sit at the floor and do not move
     the statistic; slope = d stat / d log power (~1 for strong bands, ~0 for those)."""
-    floor = REL_FLOOR * power.mean(axis=1, keepdims=True) + EPS_POWER
+    floor = REL_FLOOR * power.mean(axis=-1, keepdims=True) + EPS_POWER
     logp = np.log(power + floor)
     slope = power / (power + floor)
-    return logp - logp.mean(axis=1, keepdims=True), np.log(power.sum(axis=1) + EPS_POWER), slope
+    return logp - logp.mean(axis=-1, keepdims=True), np.log(power.sum(axis=-1) + EPS_POWER), slope
 
 
 def tile_stats(frame_power: np.ndarray, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
