@@ -131,16 +131,16 @@ def vertical_canvas(frames):
     return out
 
 
-def picture_in_picture(frames, scale: float = 0.45, at: tuple[float, float] = (0.52, 0.08)):
+def picture_in_picture(frames, scale: float = 0.45, at: tuple[float, float] = (0.52, 0.08), blur: float = 9):
     """The video scaled to ``scale`` of a 1280x720 canvas height, at (x, y) fractions of the canvas, over another
-    (unmarked) moving picture."""
+    (unmarked) moving picture: coloured noise blurred by ``blur`` px (2: a busy, sharp texture)."""
     cw, ch = 1280, 720
     h, w = frames[0].shape[:2]
     ph = round(ch * scale) // 2 * 2
     pw = round(w * ph / h) // 2 * 2
-    x0, y0 = int(at[0] * cw), int(at[1] * ch)
+    x0, y0 = min(int(at[0] * cw), cw - pw), min(int(at[1] * ch), ch - ph)
     rng = np.random.default_rng(5)
-    base = cv2.GaussianBlur(rng.integers(0, 255, (ch, cw, 3), dtype=np.uint8), (0, 0), 9)
+    base = cv2.GaussianBlur(rng.integers(0, 255, (ch, cw, 3), dtype=np.uint8), (0, 0), blur)
     base = cv2.normalize(base, None, 0, 255, cv2.NORM_MINMAX)
     out = []
     for i, f in enumerate(frames):
@@ -208,5 +208,14 @@ EDITS: dict[str, tuple[Callable, int]] = {
     "picture-in-picture 0.3 + crf23": (lambda f: h264(picture_in_picture(f, 0.3, (0.6, 0.55)), 23), FPS),
     "stretch 1.4:1 wide + crf23": (lambda f: h264(stretch(f, 1.4), 23), FPS),
     "rotate 2 deg + crf23": (lambda f: h264(rotate(f, 2.0), 23), FPS),
+    # Third round: insets at other sizes and places, over a busy background, touching the canvas edge.
+    "picture-in-picture 0.35, busy background + vp9": (
+        lambda f: vp9(picture_in_picture(f, 0.35, (0.04, 0.6), blur=2)),
+        FPS,
+    ),
+    "picture-in-picture 0.8 at the corner + hevc crf28": (
+        lambda f: hevc(picture_in_picture(f, 0.8, (1.0, 1.0))),
+        FPS,
+    ),
 }
 ATTACKS_ALL = {**ATTACKS, **EDITS}

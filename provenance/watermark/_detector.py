@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import WatermarkInputError
-from . import _code, _decide, _keys, _resample, _sync, _tone
+from . import _code, _decide, _inset, _keys, _placement, _resample, _sync, _tone
 from ._frames import MIN_DETECT_SHORT, check_frame
 from ._measure import Geometry, measure_planes, per_plane, planes, work_from_fine
 
@@ -129,6 +129,12 @@ def _fine_rgb(frame: np.ndarray) -> np.ndarray:
 # each, keeping the short side. All are counted; the ASPECT_TRY best by the blind coherence are decoded.
 ASPECTS = (1.0, 4 / 3, 3 / 4, 3 / 2, 2 / 3, 16 / 9, 9 / 16, 5 / 4, 4 / 5)
 ASPECT_TRY = 2
+
+# Insets (picture-in-picture, a video fitted into a 9:16 canvas): the rectangles bounded by persistent borders
+# (``_inset``), each with its grid refined; all BOX_LIMIT are counted, the BOX_TRY best by the blind coherence
+# are decoded.
+BOX_LIMIT = 6
+BOX_TRY = 2
 
 ALL_SHIFTS = tuple((sy, sx) for sy in range(_keys.TILE) for sx in range(_keys.TILE))
 
@@ -306,7 +312,7 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         # the set even though only the best-scoring few are decoded. Each is ONE blind test (the kept clip):
         # counting its 1-s windows too multiplied the set by 1 + W_k (6 for 3 s, 20 for 10 s) and cost a
         # crop to 49 % of the area at 512 px (94 observable coded bits, all agreeing) its detection.
-        n_tests += 1 + len(_tone.TONES) - 1 + len(ASPECTS) + len(ALL_SHIFTS)  # mirror, tones, aspects, shifts
+        n_tests += 1 + len(_tone.TONES) - 1 + len(ASPECTS) + BOX_LIMIT * _placement.CORNERS**2 + len(ALL_SHIFTS)
     log10_hyp = per_test + math.log10(n_tests)
 
     raw = _Raw(log10_hypotheses=log10_hyp)
@@ -328,6 +334,7 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
             f"{tone.describe()}"
             + (f" aspect={geometry.aspect:.3f}" if geometry.aspect else "")
             + (" mirrored" if geometry.mirror else "")
+            + (" inset=rows {}:{} cols {}:{}".format(*geometry.box) if geometry.box else "")
         )
         _fill(cand, clip, wins, agree, k_t_a, log10_hyp, fps)
         if cand.found or cand.log10_p < best_raw.log10_p:
@@ -366,6 +373,14 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     scored = sorted(aspects, key=lambda a: -_sync._exact_score(fines[::3], steps, Geometry(aspect=a)))
     for a in scored[:ASPECT_TRY]:
         yield Geometry(aspect=a), _tone.Tone(1.0, 1.0), ((0, 0),)
+    # Candidate 1c: the video inside a larger picture, measured inside each rectangle the borders outline.
+    borders = _inset.find(rgbs, limit=BOX_LIMIT)
+    insets = [_placement.inset_grid(fines, steps, (b.y0, b.y1, b.x0, b.x1), borders) for b in borders.boxes]
+    tried: list[Geometry] = []
+    for _score, g, shifts in sorted(insets, key=lambda r: -r[0]):
+        if g not in tried and len(tried) < BOX_TRY:
+            tried.append(g)
+            yield g, _tone.Tone(1.0, 1.0), shifts
     # Candidate 2: grid scale and phase, then the contrast gain at the found grid; the cyclic tile shift is
     # searched by decoding every one. (The curve of candidate 1 is not carried over: on a misaligned grid its
     # score says nothing.)

@@ -23,7 +23,7 @@ class Geometry:
 
     scale: the received short side maps to ``128 * scale`` working pixels (< 1 for a crop kept at its cropped
     size); (py, px): phase of the block grid in quarter working pixels (0..31, one block = 32); (sy, sx):
-    cyclic tile shift in blocks.
+    cyclic tile shift in blocks. With ``box`` (an inset), all of it refers to the frame cropped to the box.
     """
 
     scale: float = 1.0
@@ -33,6 +33,7 @@ class Geometry:
     sx: int = 0
     aspect: float = 0.0  # > 0: first resample the frame to this width / height, keeping its short side (stretch)
     mirror: bool = False  # first flip the frame back horizontally
+    box: tuple[int, int, int, int] | None = None  # first crop the frame to rows y0:y1, columns x0:x1 (an inset)
 
 
 def planes(frame: np.ndarray, channels: tuple[str, ...], shape: tuple[int, int]) -> list[np.ndarray]:
@@ -56,9 +57,12 @@ def super_shape(h: int, w: int, scale: float) -> tuple[int, int]:
 def work_from_fine(plane: np.ndarray, g: Geometry, table: np.ndarray | None = None) -> np.ndarray:
     """A stored fine plane (h, w) -> the working plane under geometry ``g`` (scale, then sub-pixel grid phase);
     a stack of planes (..., h, w) gives the same values plane by plane. ``table``: the plane's integral image,
-    when the caller has it (used only without mirror or aspect)."""
-    if g.mirror or g.aspect > 0:
+    when the caller has it (used only without box, mirror or aspect)."""
+    if g.mirror or g.aspect > 0 or g.box is not None:
         table = None
+    if g.box is not None:
+        y0, y1, x0, x1 = g.box
+        plane = plane[..., y0:y1, x0:x1]
     if g.mirror:
         plane = plane[..., ::-1]
     if g.aspect > 0:

@@ -129,13 +129,20 @@ def search_grid(fines: list[list[np.ndarray]], steps: tuple[float, ...], keep: i
     coarse.sort(key=lambda r: -r[0])
     refined = []
     for _, g in coarse[:keep]:
-        step = 0.005 if g.scale <= SCALES[0] else 0.01
-        for scale in g.scale * (1.0 + np.arange(-2, 3) * step):
-            scores = _phase_scores(tables, steps, float(scale), SUPER, near=(g.py, g.px, 3))
-            py, px = np.unravel_index(int(np.argmax(scores)), scores.shape)
-            refined.append((float(scores[py, px]), Geometry(float(scale), int(py), int(px))))
+        refined += _refined(tables, steps, g, 0.005 if g.scale <= SCALES[0] else 0.01, 3)
     refined.sort(key=lambda r: -r[0])
     return max(refined[:keep], key=lambda r: _exact_score(fines, steps, r[1], tables))[1]
+
+
+def _refined(tables, steps, g: Geometry, step: float, radius: int) -> list[tuple[float, Geometry]]:
+    """(proxy score, geometry) at each of five scales ``step`` apart about ``g``'s, with the best quarter-pixel
+    phase within ``radius`` of ``g``'s."""
+    out = []
+    for scale in g.scale * (1.0 + np.arange(-2, 3) * step):
+        scores = _phase_scores(tables, steps, float(scale), SUPER, near=(g.py, g.px, radius))
+        py, px = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        out.append((float(scores[py, px]), Geometry(float(scale), int(py), int(px))))
+    return out
 
 
 def gain_scores(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, gains) -> dict[float, float]:

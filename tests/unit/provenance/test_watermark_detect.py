@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from provenance.watermark import EmbedParams, VideoWatermarker, _code, _decide, _detector, _keys, _tone
+from provenance.watermark import EmbedParams, VideoWatermarker, _code, _decide, _detector, _keys, _placement, _tone
 
 CID = "c0ffee123456"
 KEY = _keys.PUBLIC_KEY
@@ -72,8 +72,10 @@ def marked():
 
 def test_union_bound_counts_every_hypothesis(marked):
     det = VideoWatermarker().detect(marked)  # 1 s: no sliding windows
-    # aligned; on the kept frames: mirrored back, tones but the identity, aspect ratios, tile shifts
-    tests = 1 + 1 + (len(_tone.TONES) - 1) + len(_detector.ASPECTS) + len(_detector.ALL_SHIFTS)
+    # aligned; on the kept frames: mirrored back, tones but the identity, aspect ratios, inset rectangles x their
+    # candidate corners, tile shifts
+    insets = _detector.BOX_LIMIT * _placement.CORNERS**2
+    tests = 1 + 1 + (len(_tone.TONES) - 1) + len(_detector.ASPECTS) + insets + len(_detector.ALL_SHIFTS)
     # two carrier groups, decoded separately: V and Y of mark v2; V alone at v1's step
     assert len(EmbedParams().detect_carriers) == 3
     per_test = _decide.hypotheses_per_test(2) + _decide.hypotheses_per_test(1)

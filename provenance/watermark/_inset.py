@@ -1,0 +1,148 @@
+"""Blind inset finder: where a marked video sits inside a larger picture (picture-in-picture, a 9:16 canvas).
+
+A video placed in a larger frame leaves straight, persistent borders: rows and columns where the luma steps
+in most frames at the same place, while the picture on either side moves. The finder looks for axis-aligned
+rectangles whose sides are such borders (or the frame's own edges), from the kept frames' luma only: it never
+sees the key or the bits, so choosing rectangles with it favours no codeword. The detector then measures the
+mark inside each rectangle alone, where the grid search over the whole frame had the inset's few blocks
+diluted by the rest (a 0.3 inset is ~5 % of a 16:9 frame's area).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_SIDE = 0.2  # a border run spans at least this fraction of the frame's short side
+MIN_AREA = 0.03  # of the frame; a 0.3 inset of a 1:1 video on a 16:9 canvas is 0.05
+MAX_AREA = 0.85  # nearly the whole frame: the aligned pass and the crop search handle it
+EDGE_FRAC = 0.6  # a side is a border where this fraction of its pixels step (after the time median)
+GAP = 3  # pixels of a run that may miss the threshold
+
+
+@dataclass(frozen=True)
+class Box:
+    """Rows [y0, y1) and columns [x0, x1) of a frame, in the kept frames' pixels; ``score`` ranks boxes."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    score: float = 0.0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.y1 - self.y0, self.x1 - self.x0
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    f = rgb.astype(np.float32)
+    return 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+
+
+def border_maps(rgbs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(dy, dx): per pixel, the median over frames of the absolute luma step to the next row (dy, (h-1, w)) and
+    column (dx, (h, w-1)). A border between two pictures steps in most frames; an edge of moving content does
+    not stay in place, and the median drops it."""
+    lum = np.stack([_luma(r) for r in rgbs])
+    dy = np.median(np.abs(np.diff(lum, axis=1)), axis=0)
+    dx = np.median(np.abs(np.diff(lum, axis=2)), axis=0)
+    return dy, dx
+
+
+def _runs(mask: np.ndarray, min_len: int) -> list[tuple[int, int, int]]:
+    """(line, start, end) of runs of True along the last axis of a 2-D mask, closing gaps up to GAP."""
+    out = []
+    for i, row in enumerate(mask):
+        idx = np.flatnonzero(row)
+        if idx.size == 0:
+            continue
+        breaks = np.flatnonzero(np.diff(idx) > GAP + 1)
+        starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+        ends = np.concatenate([idx[breaks], [idx[-1]]]) + 1
+        out += [(i, int(a), int(b)) for a, b in zip(starts, ends, strict=True) if b - a >= min_len]
+    return out
+
+
+def _threshold(d: np.ndarray) -> float:
+    """Steps above the noise of this picture: 4x the median step, at least 6 levels."""
+    return max(6.0, 4.0 * float(np.median(d)))
+
+
+def _density(cum: np.ndarray, line: int, a: int, b: int) -> float:
+    """Fraction of border pixels on ``line`` between ``a`` and ``b`` (``cum``: cumulative sums along lines)."""
+    if line < 0 or line >= cum.shape[0] or b <= a:
+        return 0.0
+    return float(cum[line, b] - cum[line, a]) / (b - a)
+
+
+@dataclass(frozen=True)
+class Borders:
+    """Box edges (row and column indices of the kept frames, the frame's own edges included) and the rectangles
+    they outline, best first."""
+
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+    boxes: tuple[Box, ...]
+
+
+def find_boxes(rgbs: list[np.ndarray], limit: int = 3) -> list[Box]:
+    """Up to ``limit`` distinct rectangles, best first, each bounded by borders or the frame's edges on all four
+    sides (at least two of them borders), of plausible size."""
+    return list(find(rgbs, limit).boxes)
+
+
+def find(rgbs: list[np.ndarray], limit: int = 3) -> Borders:
+    """The border lines of the kept frames and up to ``limit`` rectangles they outline (``find_boxes``)."""
+    h, w = rgbs[0].shape[:2]
+    dy, dx = border_maps(rgbs)
+    my, mx = dy > _threshold(dy), dx > _threshold(dx)
+    min_len = max(8, int(MIN_SIDE * min(h, w)))
+    # Border lines: a step between row r and r + 1 puts a box edge at r + 1 (the first row inside or outside).
+    rows = {0, h} | {r + 1 for r, _a, _b in _runs(my, min_len)}
+    cols = {0, w} | {c + 1 for c, _a, _b in _runs(mx.T, min_len)}
+    rows_s, cols_s = sorted(rows), sorted(cols)
+    cum_y = np.concatenate([np.zeros((my.shape[0], 1)), np.cumsum(my, axis=1)], axis=1)  # along x, per row step
+    cum_x = np.concatenate([np.zeros((mx.shape[1], 1)), np.cumsum(mx.T, axis=1)], axis=1)  # along y, per col step
+
+    def side_h(y: int, x0: int, x1: int) -> float | None:  # a horizontal side at box edge y: frame edge -> None
+        if y in (0, h):
+            return None
+        return max(_density(cum_y, y - 1, x0, x1), _density(cum_y, y - 2, x0, x1), _density(cum_y, y, x0, x1))
+
+    def side_v(x: int, y0: int, y1: int) -> float | None:
+        if x in (0, w):
+            return None
+        return max(_density(cum_x, x - 1, y0, y1), _density(cum_x, x - 2, y0, y1), _density(cum_x, x, y0, y1))
+
+    found: list[Box] = []
+    for i, y0 in enumerate(rows_s):
+        for y1 in rows_s[i + 1 :]:
+            if y1 - y0 < min_len:
+                continue
+            for j, x0 in enumerate(cols_s):
+                for x1 in cols_s[j + 1 :]:
+                    if x1 - x0 < min_len:
+                        continue
+                    area = (y1 - y0) * (x1 - x0) / (h * w)
+                    if not MIN_AREA <= area <= MAX_AREA:
+                        continue
+                    sides = [side_h(y0, x0, x1), side_h(y1, x0, x1), side_v(x0, y0, y1), side_v(x1, y0, y1)]
+                    borders = [s for s in sides if s is not None]
+                    if len(borders) < 2 or min(borders) < EDGE_FRAC:
+                        continue
+                    found.append(Box(y0, y1, x0, x1, float(np.mean(borders)) + 0.01 * len(borders)))
+    found.sort(key=lambda b: -b.score)
+    kept: list[Box] = []
+    for b in found:
+        if all(not _same(b, k, min(h, w)) for k in kept):
+            kept.append(b)
+        if len(kept) == limit:
+            break
+    return Borders(tuple(rows_s), tuple(cols_s), tuple(kept))
+
+
+def _same(a: Box, b: Box, short: int) -> bool:
+    tol = 0.04 * short
+    return max(abs(a.y0 - b.y0), abs(a.y1 - b.y1), abs(a.x0 - b.x0), abs(a.x1 - b.x1)) <= tol
