@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import WatermarkInputError
 from . import _code, _decide, _inset, _keys, _placement, _resample, _sync, _tone
 from ._frames import MIN_DETECT_SHORT, check_frame
-from ._measure import Geometry, measure_planes, per_plane, planes, work_from_fine
+from ._measure import Geometry, measure_planes, per_plane, planes, unstretch, work_from_fine
 
 FINE_SHORT = 512  # kept frames are stored at this short side (uint8 RGB) for re-synchronisation
 
@@ -370,7 +370,13 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     fines = [_tone.carrier_planes(rgb, channels, 1.0) for rgb in rgbs]  # per frame, K float32 planes (shared)
     h, w = rgbs[0].shape[:2]
     aspects = [a for a in ASPECTS if abs(math.log(a * h / w)) > 0.03]
-    scored = sorted(aspects, key=lambda a: -_sync._exact_score(fines[::3], steps, Geometry(aspect=a)))
+    few = fines[::3]
+    # each frame unstretched once per aspect (not once per grid of the score); the same values
+    score = {
+        a: _sync._exact_score([per_plane(f, lambda p, a=a: unstretch(p, a)) for f in few], steps, Geometry())
+        for a in aspects
+    }
+    scored = sorted(aspects, key=lambda a: -score[a])
     for a in scored[:ASPECT_TRY]:
         yield Geometry(aspect=a), _tone.Tone(1.0, 1.0), ((0, 0),)
     # Candidate 1c: the video inside a larger picture, measured inside each rectangle the borders outline.

@@ -19,6 +19,7 @@ MIN_AREA = 0.03  # of the frame; a 0.3 inset of a 1:1 video on a 16:9 canvas is 
 MAX_AREA = 0.85  # nearly the whole frame: the aligned pass and the crop search handle it
 EDGE_FRAC = 0.6  # a side is a border where this fraction of its pixels step (after the time median)
 GAP = 3  # pixels of a run that may miss the threshold
+MAX_LINES = 14  # border lines kept per axis (the strongest), besides the frame's edges
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,15 @@ def _runs(mask: np.ndarray, min_len: int) -> list[tuple[int, int, int]]:
     return out
 
 
+def _strongest(runs: list[tuple[int, int, int]]) -> set[int]:
+    """The box edges (line + 1) of the MAX_LINES lines with the most border pixels in long runs: busy pictures
+    (text, stripes, UI) have many, and the rectangle search is quadratic in them per axis."""
+    length: dict[int, int] = {}
+    for line, a, b in runs:
+        length[line + 1] = length.get(line + 1, 0) + b - a
+    return set(sorted(length, key=lambda e: -length[e])[:MAX_LINES])
+
+
 def _threshold(d: np.ndarray) -> float:
     """Steps above the noise of this picture: 4x the median step, at least 6 levels."""
     return max(6.0, 4.0 * float(np.median(d)))
@@ -100,9 +110,8 @@ def find(rgbs: list[np.ndarray], limit: int = 3) -> Borders:
     my, mx = dy > _threshold(dy), dx > _threshold(dx)
     min_len = max(8, int(MIN_SIDE * min(h, w)))
     # Border lines: a step between row r and r + 1 puts a box edge at r + 1 (the first row inside or outside).
-    rows = {0, h} | {r + 1 for r, _a, _b in _runs(my, min_len)}
-    cols = {0, w} | {c + 1 for c, _a, _b in _runs(mx.T, min_len)}
-    rows_s, cols_s = sorted(rows), sorted(cols)
+    rows_s = sorted({0, h} | _strongest(_runs(my, min_len)))
+    cols_s = sorted({0, w} | _strongest(_runs(mx.T, min_len)))
     cum_y = np.concatenate([np.zeros((my.shape[0], 1)), np.cumsum(my, axis=1)], axis=1)  # along x, per row step
     cum_x = np.concatenate([np.zeros((mx.shape[1], 1)), np.cumsum(mx.T, axis=1)], axis=1)  # along y, per col step
 

@@ -69,10 +69,11 @@ def work_from_fine(plane: np.ndarray, g: Geometry, table: np.ndarray | None = No
         plane = unstretch(plane, g.aspect)
     h, w = plane.shape[-2:]
     wh, ww = _resample.working_shape(h, w, g.scale)
-    if SUPER * wh <= 1.25 * h:  # the super-resolution plane is no larger than the stored one: resample it
+    if table is None and SUPER * wh <= 1.25 * h:  # the super-resolution plane is no larger than the stored one
         return _box_mean_super(_resample.resize(plane, (SUPER * wh, SUPER * ww))[..., g.py :, g.px :])
     # Working pixel i covers super pixels [p + 4 i, p + 4 i + 4) of a 4x super-resolution grid: an exact area
-    # integral, taken from the integral image (no super-resolution plane is made).
+    # integral, taken from the integral image (no super-resolution plane is made; the same values to float
+    # rounding, and cheaper whenever the caller already has the table).
     ny, nx = (SUPER * wh - g.py) // SUPER, (SUPER * ww - g.px) // SUPER
     y_edges = (g.py / SUPER + np.arange(ny + 1)) * (h / wh)
     x_edges = (g.px / SUPER + np.arange(nx + 1)) * (w / ww)
