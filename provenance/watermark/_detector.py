@@ -380,8 +380,10 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     for a in scored[:ASPECT_TRY]:
         yield Geometry(aspect=a), _tone.Tone(1.0, 1.0), ((0, 0),)
     # Candidate 1c: the video inside a larger picture, measured inside each rectangle the borders outline.
-    borders = _inset.find(rgbs, limit=BOX_LIMIT)
-    insets = [_placement.inset_grid(fines, steps, (b.y0, b.y1, b.x0, b.x1), borders) for b in borders.boxes]
+    same = [j for j, rgb in enumerate(rgbs) if rgb.shape == rgbs[0].shape]  # a stream may change size midway
+    borders = _inset.find([rgbs[j] for j in same], limit=BOX_LIMIT)
+    fixed = [fines[j] for j in same]
+    insets = [_placement.inset_grid(fixed, steps, (b.y0, b.y1, b.x0, b.x1), borders) for b in borders.boxes]
     tried: list[Geometry] = []
     for _score, g, shifts in sorted(insets, key=lambda r: -r[0]):
         if g not in tried and len(tried) < BOX_TRY:

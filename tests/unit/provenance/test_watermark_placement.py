@@ -151,3 +151,11 @@ def test_small_inset_after_h264_is_found_and_unmarked_is_not(marked_long, h264):
     plain = h264(_pip(_clip(25), top=300, left=700, size=(640, 1136)), 23, preset="medium")
     miss = VideoWatermarker().detect(plain)
     assert not miss.found and miss.log10_p > -3
+
+
+def test_inset_search_survives_a_stream_that_changes_size(marked_long):
+    """Kept frames of two sizes (a stream whose resolution changes midway, each part an inset): the inset search
+    uses the frames of the first sync frame's size and the detector still answers."""
+    framed = _pip(marked_long[:12]) + _pip(marked_long[12:24], size=(400, 720), top=50, left=320)
+    det = VideoWatermarker().detect(framed)
+    assert det.content_id in (None, CID)
