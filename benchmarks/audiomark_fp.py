@@ -104,13 +104,17 @@ def synthetic(i: int):
         return kind, _level(np.asarray(y)), RATE
     if kind == "hum":  # "silence" with mains hum and a faint noise floor
         f0 = 50.0 if rng.random() < 0.5 else 60.0
-        y = sum(rng.uniform(0.1, 1.0) / k * np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6)) for k in range(1, 40))
-        y = _level(np.asarray(y), 10 ** rng.uniform(-3.5, -1.5))
+        one = np.arange(round(RATE / f0)) / RATE  # one mains cycle, tiled (hum is exactly periodic)
+        cycle = sum(
+            rng.uniform(0.1, 1.0) / k * np.sin(2 * np.pi * f0 * k * one + rng.uniform(0, 6)) for k in range(1, 40)
+        )
+        y = _level(np.resize(np.asarray(cycle), t.size), 10 ** rng.uniform(-3.5, -1.5))
         return kind, y + 10 ** rng.uniform(-5.0, -3.5) * rng.standard_normal(t.size), RATE
     if kind == "noise_loop":
         y = _loop(pink_noise(int(PERIOD_S * RATE) + 1, i), PERIOD_S, total)
     elif kind == "music_loop":
-        y = _loop(music(int(8.0 * RATE), i), float(rng.choice([PERIOD_S, 2.0, 4.0, 8.0])), total)
+        period = float(rng.choice([PERIOD_S, 2.0, 4.0, 8.0]))
+        y = _loop(music(int(period * RATE) + 1, i), period, total)
     else:
         pool = _speech_pool()
         if kind == "loop_period":

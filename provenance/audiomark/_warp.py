@@ -33,11 +33,15 @@ def quarter_hop(offsets: int) -> int:
     return hop // offsets
 
 
+def restored_length(n_samples: int, speed: float) -> int:
+    """Samples of a signal of ``n_samples`` with ``speed`` undone (as ``_detect.change_speed`` resamples it)."""
+    return round(n_samples * round(1_000_000 * speed) / 1_000_000) if speed != 1.0 else n_samples
+
+
 def n_frames(n_samples: int, speed: float, off: int) -> int:
-    """Frames of the grid's STFT of a signal of ``n_samples`` with ``speed`` undone (as ``_detect.change_speed``
-    resamples it), from sample ``off`` on."""
+    """Frames of the grid's STFT of a signal of ``n_samples`` with ``speed`` undone, from sample ``off`` on."""
     n_fft, hop = g.frame_sizes(g.ANALYSIS_RATE)
-    n_out = round(n_samples * round(1_000_000 * speed) / 1_000_000) if speed != 1.0 else n_samples
+    n_out = restored_length(n_samples, speed)
     return 1 + (n_out - off - n_fft) // hop if n_out - off >= n_fft else 0
 
 
