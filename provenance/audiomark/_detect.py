@@ -476,6 +476,6 @@ def search(
                 best = cand
     if best is not None:
         off, ph, k, codeword = best.segments
-        zs = z if best.speed == 1.0 else _restored(z, best.speed, spec)
+        zs = z if best.speed == 1.0 or spec is None else _restored(z, best.speed, spec)
         object.__setattr__(best, "segments", _segments(zs, key, step, off, ph, k, codeword, best.speed))
     return best
