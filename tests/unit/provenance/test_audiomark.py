@@ -119,6 +119,21 @@ def test_speed_change_is_found_by_the_speed_search(marked, factor):
     assert det.content_id == CID and abs(det.speed - factor) <= 0.0013
 
 
+def test_noise_floor_subtraction_strengthens_the_test_under_stationary_noise(marked, monkeypatch):
+    """Pink noise at 20 dB: taking half of each band's noise floor off before the statistic lowers the p-value
+    (measured: log10 p -3.3 without, -5.4 with); the detection statistic still depends on the audio's power only."""
+    rng = np.random.default_rng(5)
+    spec = np.fft.rfft(rng.standard_normal(marked.size))
+    f = np.arange(spec.size, dtype=np.float64)
+    f[0] = 1.0
+    pink = np.fft.irfft(spec / np.sqrt(f), n=marked.size)
+    y = marked + pink * np.sqrt(np.mean(marked.astype(np.float64) ** 2) / np.mean(pink**2) / 100.0)
+    with_floor = AudioWatermarker().detect(y, RATE, speeds=(1.0,)).log10_p_value
+    monkeypatch.setattr(_detect, "NOISE_SUBTRACT", 0.0)
+    without = AudioWatermarker().detect(y, RATE, speeds=(1.0,)).log10_p_value
+    assert with_floor < without - 1.0
+
+
 def test_speed_grid_leaves_no_speed_more_than_an_eighth_percent_from_a_hypothesis():
     grid = np.array(SPEED_SEARCH)
     assert grid.min() == 0.95 and grid.max() == 1.05 and 1.0 in SPEED_SEARCH
@@ -162,7 +177,7 @@ def test_folded_units_equal_the_per_instance_sums(clip):
     z = _detect.resample(clip.astype(np.float64), RATE, 16_000)
     al = _detect._soft_all(z, key, step, offsets=1)
     power = _grid.tile_power(_grid.band_power(_grid.stft(z, 512, 256, int(_grid.band_edges()[-1]) + 1)), 0)
-    stat, loud, _ = _grid.stats_from_power(power)
+    stat, loud = _detect._statistic(power), _grid.stats_from_power(power)[1]
     rel = _detect.reliability(power, loud, step)
     members, weights, coded, dither = _grid.layout(key)
     for k in (0, 5, 63):
