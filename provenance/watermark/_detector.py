@@ -131,8 +131,9 @@ ASPECTS = (1.0, 4 / 3, 3 / 4, 3 / 2, 2 / 3, 16 / 9, 9 / 16, 5 / 4, 4 / 5)
 ASPECT_TRY = 2
 
 # Insets (picture-in-picture, a video fitted into a 9:16 canvas): the rectangles bounded by persistent borders
-# (``_inset``), each with its grid refined; all BOX_LIMIT are counted, the BOX_TRY best by the blind coherence
-# are decoded.
+# (``_inset``), each with its grid refined (two phases: the proxy's and the exact score's) and up to CORNERS^2
+# candidate corners (tile shifts); all BOX_LIMIT x 2 x CORNERS^2 are counted, the BOX_TRY best rectangles by the
+# blind coherence are decoded.
 BOX_LIMIT = 6
 BOX_TRY = 2
 
@@ -312,7 +313,7 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         # the set even though only the best-scoring few are decoded. Each is ONE blind test (the kept clip):
         # counting its 1-s windows too multiplied the set by 1 + W_k (6 for 3 s, 20 for 10 s) and cost a
         # crop to 49 % of the area at 512 px (94 observable coded bits, all agreeing) its detection.
-        n_tests += 1 + len(_tone.TONES) - 1 + len(ASPECTS) + BOX_LIMIT * _placement.CORNERS**2 + len(ALL_SHIFTS)
+        n_tests += 1 + len(_tone.TONES) - 1 + len(ASPECTS) + BOX_LIMIT * _placement.CORNERS**2 * 2 + len(ALL_SHIFTS)
     log10_hyp = per_test + math.log10(n_tests)
 
     raw = _Raw(log10_hypotheses=log10_hyp)
@@ -389,6 +390,9 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
         if g not in tried and len(tried) < BOX_TRY:
             tried.append(g)
             yield g, _tone.Tone(1.0, 1.0), shifts
+            polished = _placement.polish(fixed, steps, g)
+            if polished != g:  # the exact blind score's grid: counted as a second phase whether or not it differs
+                yield polished, _tone.Tone(1.0, 1.0), shifts
     # Candidate 2: grid scale and phase, then the contrast gain at the found grid; the cyclic tile shift is
     # searched by decoding every one. (The curve of candidate 1 is not carried over: on a misaligned grid its
     # score says nothing.)

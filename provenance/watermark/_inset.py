@@ -110,8 +110,9 @@ def find(rgbs: list[np.ndarray], limit: int = 3) -> Borders:
     my, mx = dy > _threshold(dy), dx > _threshold(dx)
     min_len = max(8, int(MIN_SIDE * min(h, w)))
     # Border lines: a step between row r and r + 1 puts a box edge at r + 1 (the first row inside or outside).
-    rows_s = sorted({0, h} | _strongest(_runs(my, min_len)))
-    cols_s = sorted({0, w} | _strongest(_runs(mx.T, min_len)))
+    h_runs, v_runs = _runs(my, min_len), _runs(mx.T, min_len)
+    rows_s = sorted({0, h} | _strongest(h_runs))
+    cols_s = sorted({0, w} | _strongest(v_runs))
     cum_y = np.concatenate([np.zeros((my.shape[0], 1)), np.cumsum(my, axis=1)], axis=1)  # along x, per row step
     cum_x = np.concatenate([np.zeros((mx.shape[1], 1)), np.cumsum(mx.T, axis=1)], axis=1)  # along y, per col step
 
@@ -142,6 +143,14 @@ def find(rgbs: list[np.ndarray], limit: int = 3) -> Borders:
                     if len(borders) < 2 or min(borders) < EDGE_FRAC:
                         continue
                     found.append(Box(y0, y1, x0, x1, float(np.mean(borders)) + 0.01 * len(borders)))
+    # Corners: a border run along a row meeting one along a column (an inset whose other two sides do not show:
+    # its picture there is much like what surrounds it) outlines the rectangle the two runs span.
+    for y0, y1, x0, x1 in _corners(h_runs, v_runs, set(rows_s), set(cols_s)):
+        if y1 - y0 < min_len or x1 - x0 < min_len or not MIN_AREA <= (y1 - y0) * (x1 - x0) / (h * w) <= MAX_AREA:
+            continue
+        sides = [side_h(y0, x0, x1), side_h(y1, x0, x1), side_v(x0, y0, y1), side_v(x1, y0, y1)]
+        borders = [s for s in sides if s is not None]
+        found.append(Box(y0, y1, x0, x1, float(np.mean(borders)) + 0.01 * sum(s >= EDGE_FRAC for s in borders)))
     found.sort(key=lambda b: -b.score)
     kept: list[Box] = []
     for b in found:
@@ -150,6 +159,28 @@ def find(rgbs: list[np.ndarray], limit: int = 3) -> Borders:
         if len(kept) == limit:
             break
     return Borders(tuple(rows_s), tuple(cols_s), tuple(kept))
+
+
+def _corners(h_runs, v_runs, rows: set[int], cols: set[int]) -> list[tuple[int, int, int, int]]:
+    """(y0, y1, x0, x1) of the rectangles spanned by a row run and a column run that meet at a corner (their
+    ends within GAP + 3 pixels), of the runs on the kept border lines."""
+    tol = GAP + 3
+    hs = [(r + 1, a, b) for r, a, b in h_runs if r + 1 in rows]
+    vs = [(c + 1, a, b) for c, a, b in v_runs if c + 1 in cols]
+    out = set()
+    for ey, ha, hb in hs:
+        for ex, va, vb in vs:
+            near_left, near_right = abs(ha - ex) <= tol, abs(hb - ex) <= tol
+            near_top, near_bottom = abs(va - ey) <= tol, abs(vb - ey) <= tol
+            if near_left and near_top:
+                out.add((ey, vb, ex, hb))
+            if near_right and near_top:
+                out.add((ey, vb, ha, ex))
+            if near_left and near_bottom:
+                out.add((va, ey, ex, hb))
+            if near_right and near_bottom:
+                out.add((va, ey, ha, ex))
+    return sorted(out)
 
 
 def _same(a: Box, b: Box, short: int) -> bool:

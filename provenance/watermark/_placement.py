@@ -15,6 +15,7 @@ All of it sees the frames' content and the blind z^2 statistic only, never the k
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -160,3 +161,35 @@ def _end(profile: np.ndarray, edges, index, after: int, own: float) -> float:
         if j >= after + 2 and z(j - 2, j) > STRIP_Z and (j <= last or z(last, j) > SPAN_Z):
             return float(e)
     return own
+
+
+def polish(fines, steps, g: Geometry, radius: int = 3) -> Geometry:
+    """``g`` (an inset's geometry) with its grid phase and then its scale moved to the best exact blind score
+    nearby: phase rows, then columns, within ``radius`` quarter pixels, then the scale by +-0.5 %. The refinement
+    in ``inset_grid`` scores phases by the block-mean proxy, which on a small inset after a codec settles up to
+    half a working pixel off (measured: a 0.3 inset at 512 px decoded at log10 p -1 there, -29 two quarter
+    pixels over)."""
+    assert g.box is not None
+    y0, y1, x0, x1 = g.box
+    cropped = [per_plane(list(f), lambda p: p[..., y0:y1, x0:x1]) for f in fines]
+
+    def score(c: Geometry) -> float:
+        return _sync._exact_score(cropped, steps, dataclasses.replace(c, box=None))
+
+    best, best_s = g, score(g)
+    for field in ("py", "px"):
+        for d in range(-radius, radius + 1):
+            value = getattr(g, field) + d
+            if d == 0 or not 0 <= value < 2 * _sync.HALF:
+                continue
+            c = dataclasses.replace(best, **{field: value})
+            s = score(c)
+            if s > best_s:
+                best, best_s = c, s
+        g = best
+    for factor in (0.995, 1.005):
+        c = dataclasses.replace(best, scale=g.scale * factor)
+        s = score(c)
+        if s > best_s:
+            best, best_s = c, s
+    return best

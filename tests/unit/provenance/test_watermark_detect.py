@@ -74,7 +74,7 @@ def test_union_bound_counts_every_hypothesis(marked):
     det = VideoWatermarker().detect(marked)  # 1 s: no sliding windows
     # aligned; on the kept frames: mirrored back, tones but the identity, aspect ratios, inset rectangles x their
     # candidate corners, tile shifts
-    insets = _detector.BOX_LIMIT * _placement.CORNERS**2
+    insets = _detector.BOX_LIMIT * _placement.CORNERS**2 * 2
     tests = 1 + 1 + (len(_tone.TONES) - 1) + len(_detector.ASPECTS) + insets + len(_detector.ALL_SHIFTS)
     # two carrier groups, decoded separately: V and Y of mark v2; V alone at v1's step
     assert len(EmbedParams().detect_carriers) == 3
