@@ -67,7 +67,9 @@ def resize(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if h == 2 * shape[0] and w == 2 * shape[1]:
         lead = x.shape[:-2]
         return x[..., : shape[0] * 2, : shape[1] * 2].reshape(*lead, shape[0], 2, shape[1], 2).mean(axis=(-3, -1))
-    return _apply(_apply(x, down_taps(h, shape[0]), 0), down_taps(w, shape[1]), 1)
+    if h != shape[0]:  # an axis already at its size is left alone (its area matrix is the identity)
+        x = _apply(x, down_taps(h, shape[0]), 0)
+    return x if w == shape[1] else _apply(x, down_taps(w, shape[1]), 1)
 
 
 def upsample_delta(delta: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
