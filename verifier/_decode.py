@@ -16,6 +16,8 @@ from typing import Any
 import av
 import numpy as np
 
+from provenance.watermark import FramePair
+
 log = logging.getLogger(__name__)
 
 
@@ -49,6 +51,10 @@ class Limits:
     # a 128-px grid anyway (same decisions and p-values measured at 128 and 256 px, crops included), and 1080p then
     # costs what 128p does.
     work_short_side: int = 128
+    # ... except the frames the detector keeps for its blind search (at most 32 per file), converted again at this
+    # short side from the same decoded picture: a video shown inside a larger one (picture-in-picture, a 9:16
+    # canvas) carries its mark at a fraction of the frame, which 128 px no longer resolve.
+    fine_short_side: int = 512
 
 
 @dataclass(frozen=True)
@@ -188,6 +194,16 @@ def probe(container: av.container.InputContainer, mime: str | None, limits: Limi
     return MediaInfo(mime, width, height, fps, duration, is_still)
 
 
+def _fine_converter(frame: av.VideoFrame, width: int, height: int):
+    def convert() -> np.ndarray:
+        try:
+            return frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+        except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
+            raise UnreadableMedia(f"decoding failed: {exc}") from exc
+
+    return convert
+
+
 def work_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     scale = min(1.0, short_side / min(width, height))
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
@@ -201,15 +217,24 @@ def iter_frames(
     sample_every_s: float | None = None,
     keyframes_only: bool = False,
     deadline: Deadline | None = None,
-) -> Iterator[tuple[float, np.ndarray]]:
+    fine: bool = False,
+) -> Iterator[tuple[float, Any]]:
     """Yield ``(timestamp_s, rgb_uint8)`` frames, downscaled while decoding; optionally one per ``sample_every_s``,
-    or only the key frames (the decoder then skips everything else: the cheapest way to sample a long video)."""
+    or only the key frames (the decoder then skips everything else: the cheapest way to sample a long video).
+    ``fine``: yield :class:`FramePair` s instead when the native frame is larger than the working size, whose
+    ``fine()`` converts the same decoded picture again at ``limits.fine_short_side``."""
     stream = container.streams.video[0]
     # No frame threading: at a 128-px output the decoder is not the bottleneck, and on two cores its threads
     # compete with the watermark detector (measured slower with thread_type="AUTO").
     if keyframes_only:
         stream.codec_context.skip_frame = "NONKEY"
     w, h = work_size(info.width, info.height, limits.work_short_side)
+    # The fine frames: the native size, or a whole multiple of the working size when that is smaller (1280x720 ->
+    # 912x512: the detector's 4x super-resolution grid is then the frame's own pixels).
+    fw, fh = info.width, info.height
+    if min(info.width, info.height) > limits.fine_short_side:
+        ratio = max(1, limits.fine_short_side // max(1, limits.work_short_side))
+        fw, fh = w * ratio, h * ratio
     deadline = deadline or Deadline(limits.timeout_s)
     next_t = 0.0
     count = 0
@@ -233,6 +258,10 @@ def iter_frames(
             if frame.width * frame.height > limits.max_declared_pixels:
                 raise UnreadableMedia("limit: frame size exceeds the limit")
             # Area (box) averaging: what the detector's working grid assumes, and 1.5x faster than swscale's default.
-            yield t, frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA")
+            work = frame.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA")
+            if fine and (fw, fh) != (w, h) and frame.width == info.width and frame.height == info.height:
+                yield t, FramePair(work, _fine_converter(frame, fw, fh))
+            else:
+                yield t, work
     except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
         raise UnreadableMedia(f"decoding failed: {exc}") from exc

@@ -218,7 +218,9 @@ def _watermark(
                 # Full mode streams every frame (frame i at i / fps), searching crops and rescales if needed.
                 # Decode in a thread while the detector scores frames: PyAV releases the GIL (27% faster on 2 cores).
                 frames = background(
-                    _decode.iter_frames(container, info, limits, deadline=deadline), maxsize=16, name="decode"
+                    _decode.iter_frames(container, info, limits, deadline=deadline, fine=True),
+                    maxsize=16,
+                    name="decode",
                 )
                 det = marker.detect((f for _, f in frames), fps=info.fps)
     except (UnreadableMedia, WatermarkInputError) as exc:

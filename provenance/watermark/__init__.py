@@ -7,9 +7,11 @@ files. See docs/watermark.md for the specification and the threat model.
 
 from ._api import VideoWatermarker, WatermarkDetection, WatermarkSegment, WindowResult, new_content_id
 from ._embed import EmbedParams
+from ._frames import FramePair
 
 __all__ = [
     "EmbedParams",
+    "FramePair",
     "VideoWatermarker",
     "WatermarkDetection",
     "WatermarkSegment",

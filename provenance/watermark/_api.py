@@ -17,6 +17,7 @@ from ..errors import WatermarkInputError
 from . import _code, _keys
 from ._detector import DetectOptions, run_detection
 from ._embed import EmbedParams, embed_stream
+from ._frames import FramePair
 
 new_content_id = _keys.new_content_id
 
@@ -91,7 +92,7 @@ class VideoWatermarker:
 
     def detect(
         self,
-        frames: Iterable[np.ndarray],
+        frames: Iterable[np.ndarray | FramePair],
         fps: float = 25.0,
         *,
         timestamps: Sequence[float] | None = None,
@@ -100,6 +101,11 @@ class VideoWatermarker:
         keep_frames: int = 32,
     ) -> WatermarkDetection:
         """Look for this key's mark in RGB uint8 frames of any size (short side >= 64).
+
+        A :class:`FramePair` instead of an array gives the frame at two resolutions: the aligned pass measures
+        its ``work`` frame, and its ``fine()`` frame is fetched for the frames kept for re-synchronisation
+        (a decoder scaling frames down to the 128-px working grid keeps insets and canvases detectable that
+        way). A sized sequence of frames lets the detector pick its kept frames without reducing extra ones.
 
         ``timestamps``: presentation time in seconds of each frame, for a temporally subsampled stream (e.g.
         the verifier's fast mode at 2 frames per second) or a variable frame rate; by default frame i is at i

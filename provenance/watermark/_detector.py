@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import WatermarkInputError
 from . import _code, _decide, _inset, _keys, _placement, _resample, _sync, _tone
-from ._frames import MIN_DETECT_SHORT, check_frame
+from ._frames import MIN_DETECT_SHORT, FramePair, check_fine, check_frame
 from ._measure import Geometry, measure_planes, per_plane, planes, unstretch, work_from_fine
 
 FINE_SHORT = 512  # kept frames are stored at this short side (uint8 RGB) for re-synchronisation
@@ -52,9 +52,13 @@ class _Raw:
 
 
 class _Keeper:
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, expected: int | None = None) -> None:
         self.capacity = max(1, capacity)
         self.stride = 1
+        # Frames known in advance (a sized sequence): start at the stride the buffer would end at, keeping the
+        # same frames without first reducing ones that would be dropped (at 250 frames: 32 reduced, not 80).
+        while expected is not None and -(-expected // self.stride) > self.capacity:
+            self.stride *= 2
         self.items: list[tuple[int, float, np.ndarray]] = []
 
     def wants(self, index: int) -> bool:
@@ -112,13 +116,14 @@ class _Batch:
 
 
 def _fine_rgb(frame: np.ndarray) -> np.ndarray:
-    """The frame as stored for re-synchronisation: uint8 RGB, area-reduced to short side FINE_SHORT if larger
-    (tone curves are undone on it, so it stays RGB)."""
+    """The frame as stored for re-synchronisation: uint8 RGB (tone curves are undone on it), area-reduced if its
+    short side is above FINE_SHORT to 4x its working grid (1280x720 -> 912x512, not 910x512: the unmoved grid's
+    super-resolution plane is then the stored plane itself, with no resampling per candidate)."""
     h, w = frame.shape[:2]
     if min(h, w) <= FINE_SHORT:
         return frame.copy()
-    f = FINE_SHORT / min(h, w)
-    shape = (round(h * f), round(w * f))
+    wh, ww = _resample.working_shape(h, w)
+    shape = (wh * FINE_SHORT // _resample.WORK_SHORT, ww * FINE_SHORT // _resample.WORK_SHORT)
     rgb = frame.astype(np.float32)
     out = np.stack([_resample.resize(rgb[..., c], shape) for c in range(3)], axis=-1)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
@@ -275,15 +280,17 @@ def _fill(raw: _Raw, clip, wins, agree, t_centre, log10_hyp, fps: float) -> None
     raw.segments = [tuple(m) for m in merged]
 
 
-def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, timestamps, options):
+def run_detection(frames: Iterable[np.ndarray | FramePair], key: bytes, params, fps: float, timestamps, options):
     carriers = params.detect_carriers
     channels = tuple(c for c, _ in carriers)
     steps = tuple(float(st) for _, st in carriers)
     times = []
     batch = _Batch(channels, steps)
-    keeper = _Keeper(options.keep_frames) if options.resync else None
+    expected = len(frames) if isinstance(frames, Sized) else None
+    keeper = _Keeper(options.keep_frames, expected) if options.resync else None
     n = 0
-    for i, frame in enumerate(frames):
+    for i, item in enumerate(frames):
+        frame = item.work if isinstance(item, FramePair) else item
         check_frame(frame, i, min_short=MIN_DETECT_SHORT)
         if timestamps is not None and i >= len(timestamps):
             raise WatermarkInputError("more frames than timestamps")
@@ -291,7 +298,8 @@ def run_detection(frames: Iterable[np.ndarray], key: bytes, params, fps: float, 
         batch.add(frame)
         times.append(t)
         if keeper is not None and keeper.wants(i):
-            keeper.add(i, t, _fine_rgb(frame))
+            fine = check_fine(item.fine(), frame, i) if isinstance(item, FramePair) else frame
+            keeper.add(i, t, _fine_rgb(fine))
         n += 1
     if n == 0:
         raise WatermarkInputError("no frames to analyse")

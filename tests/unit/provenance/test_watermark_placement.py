@@ -12,7 +12,19 @@ import numpy as np
 import pytest
 from skimage import data
 
-from provenance.watermark import EmbedParams, VideoWatermarker, _decide, _detector, _inset, _placement, _sync, _tone
+from provenance.errors import WatermarkInputError
+from provenance.watermark import (
+    EmbedParams,
+    FramePair,
+    VideoWatermarker,
+    _decide,
+    _detector,
+    _inset,
+    _placement,
+    _resample,
+    _sync,
+    _tone,
+)
 from provenance.watermark._measure import Geometry
 
 CID = "c0ffee5eed16"
@@ -159,3 +171,45 @@ def test_inset_search_survives_a_stream_that_changes_size(marked_long):
     framed = _pip(marked_long[:12]) + _pip(marked_long[12:24], size=(400, 720), top=50, left=320)
     det = VideoWatermarker().detect(framed)
     assert det.content_id in (None, CID)
+
+
+def _work(frame: np.ndarray, short: int = 128) -> np.ndarray:
+    """The frame area-reduced to a ``short``-px short side, as a verifier decodes it."""
+    h, w = frame.shape[:2]
+    shape = (short, round(w * short / h)) if h <= w else (round(h * short / w), short)
+    planes = [_resample.resize(frame[..., c].astype(np.float32), shape) for c in range(3)]
+    return np.clip(np.rint(np.stack(planes, axis=-1)), 0, 255).astype(np.uint8)
+
+
+def test_frame_pairs_give_the_blind_search_the_resolution_an_inset_needs(marked_long):
+    """Frames at the 128-px working grid alone lose a 0.4 inset's mark (the inset's 128 working px fall to 51);
+    the same frames as FramePairs, whose fine frames are fetched only for the kept ones, find it."""
+    framed = _pip(marked_long[:40], top=300, left=700, size=(640, 1136))[::2]
+    work = [_work(f) for f in framed]
+    assert not VideoWatermarker().detect(work).found
+    fetched: list[int] = []
+
+    def fine(i: int):
+        fetched.append(i)
+        return framed[i]
+
+    pairs = [FramePair(w, lambda i=i: fine(i)) for i, w in enumerate(work)]
+    det = VideoWatermarker().detect(pairs)
+    assert det.found and det.content_id == CID and "inset=" in det.geometry
+    assert fetched == list(range(20))  # a sized sequence: the kept frames only, each once
+    with pytest.raises(WatermarkInputError, match="aspect"):
+        VideoWatermarker().detect([FramePair(work[0], lambda: framed[0][:, :300])])
+
+
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 63, 64, 65, 250, 1000])
+def test_a_known_frame_count_keeps_the_same_frames(n):
+    plain, hinted = _detector._Keeper(32), _detector._Keeper(32, n)
+    calls = 0
+    for i in range(n):
+        if plain.wants(i):
+            plain.add(i, 0.0, np.zeros(1))
+        if hinted.wants(i):
+            calls += 1
+            hinted.add(i, 0.0, np.zeros(1))
+    assert [it[0] for it in hinted.items] == [it[0] for it in plain.items]
+    assert calls == len(hinted.items)  # nothing reduced only to be dropped
