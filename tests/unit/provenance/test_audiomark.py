@@ -191,6 +191,20 @@ def test_folded_units_equal_the_per_instance_sums(clip):
         assert np.allclose(al.coded(np.array([k]))[0][0], onehot_sum, atol=1e-5)
 
 
+def test_soft_values_equal_the_dense_definition():
+    """_soft_cos multiplies each symbol's adjacent bands only; it must equal -cos(2 pi (p / step - dither)) with p
+    every tile's projection on every period position's weights (exact: float64 phases; the ranking's float32)."""
+    key, step = b"soft-key", AudioEmbedParams().step
+    stat = np.random.default_rng(2).normal(0.0, 0.6, (2, 300, _grid.N_BANDS))
+    members, weights, _coded, dither = _grid.layout(key)
+    dense = np.zeros((_grid.N_BANDS, *members.shape[:2]))
+    j, s, _k = np.indices(members.shape)
+    dense[members, j, s] = weights
+    ref = -np.cos(2.0 * np.pi * (np.einsum("gtb,bjs->gtjs", stat, dense) / step - dither))
+    assert np.abs(_detect._soft_cos(stat, key, step) - ref).max() < 1e-6
+    assert np.abs(_detect._soft_cos(stat, key, step, exact=False) - ref).max() < 2e-5
+
+
 def test_p_value_counts_every_hypothesis():
     one = _detect.log10_factor(1)
     assert one == pytest.approx(48 * np.log10(2) + np.log10(_detect.N_ALIGNMENTS))
