@@ -194,11 +194,15 @@ def probe(container: av.container.InputContainer, mime: str | None, limits: Limi
     return MediaInfo(mime, width, height, fps, duration, is_still)
 
 
+# What PyAV raises for a frame it cannot decode or convert: UnreadableMedia, wherever the conversion runs.
+_DECODE_ERRORS = (av.error.FFmpegError, OSError, ValueError, MemoryError)
+
+
 def _fine_converter(frame: av.VideoFrame, width: int, height: int):
     def convert() -> np.ndarray:
         try:
             return frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
-        except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
+        except _DECODE_ERRORS as exc:
             raise UnreadableMedia(f"decoding failed: {exc}") from exc
 
     return convert
@@ -218,7 +222,7 @@ def iter_frames(
     keyframes_only: bool = False,
     deadline: Deadline | None = None,
     fine: bool = False,
-) -> Iterator[tuple[float, Any]]:
+) -> Iterator[tuple[float, np.ndarray | FramePair]]:
     """Yield ``(timestamp_s, rgb_uint8)`` frames, downscaled while decoding; optionally one per ``sample_every_s``,
     or only the key frames (the decoder then skips everything else: the cheapest way to sample a long video).
     ``fine``: yield :class:`FramePair` s instead when the native frame is larger than the working size, whose
@@ -263,5 +267,5 @@ def iter_frames(
                 yield t, FramePair(work, _fine_converter(frame, fw, fh))
             else:
                 yield t, work
-    except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
+    except _DECODE_ERRORS as exc:
         raise UnreadableMedia(f"decoding failed: {exc}") from exc
