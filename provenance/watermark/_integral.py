@@ -24,12 +24,14 @@ def _lerp(t: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
     n = t.shape[axis] - 1
     c = np.clip(coords, 0.0, float(n))
     i0 = np.minimum(np.floor(c).astype(np.intp), n - 1)
-    f = c - i0
-    a, b = np.take(t, i0, axis=axis), np.take(t, i0 + 1, axis=axis)
     shape = [1] * t.ndim
     shape[axis] = -1
-    f = f.reshape(shape)
-    return a * (1.0 - f) + b * f
+    f = (c - i0).reshape(shape)
+    a, b = np.take(t, i0, axis=axis), np.take(t, i0 + 1, axis=axis)
+    b -= a  # a + (b - a) f, in place: half the passes over memory of a (1 - f) + b f (the search's largest cost)
+    b *= f
+    b += a
+    return b
 
 
 def at(t: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
