@@ -415,7 +415,8 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     # Candidate 2: grid scale and phase, then the contrast gain at the found grid; the cyclic tile shift is
     # searched by decoding every one. (The curve of candidate 1 is not carried over: on a misaligned grid its
     # score says nothing.)
-    g = _sync.search_grid(fines, steps)
-    by_gain = _sync.gain_scores(fines, steps, g, _tone.GAINS)
+    tables = _sync.tables_of(fines)
+    g = _sync.search_grid(fines, steps, tables=tables)
+    by_gain = _sync.gain_scores(fines, steps, g, _tone.GAINS, tables)
     tone = _tone.best_gain({_tone.Tone(1.0, k): v for k, v in by_gain.items()}, 1.0)
     yield g, tone, ALL_SHIFTS

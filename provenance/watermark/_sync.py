@@ -110,14 +110,14 @@ def _phase_means(t: np.ndarray, scale: float, factor: int, ay: np.ndarray, ax: n
     return (sums / (64.0 * ry * rx)).astype(np.float32)
 
 
-def search_grid(fines: list[list[np.ndarray]], steps: tuple[float, ...], keep: int = 3) -> Geometry:
+def search_grid(fines: list[list[np.ndarray]], steps: tuple[float, ...], keep: int = 3, tables=None) -> Geometry:
     """Best (scale, py, px): every half-pixel grid phase at each of SCALES by the proxy (on every other frame of
     ``fines``); the best ``keep``
     refined in scale (+-1 %) and to the quarter pixel (phases within 3 quarter pixels of the coarse one: a
     scale change moves the grid about the frame origin, where the phase is anchored), then re-scored exactly.
     ``fines``: per frame, the K stored carrier planes (a list, whose repeated planes are measured once, or a
-    (K, h, w) array)."""
-    tables = [per_plane(list(f), _integral.table) for f in fines]
+    (K, h, w) array). ``tables``: their integral images (``tables_of``), if at hand."""
+    tables = tables_of(fines) if tables is None else tables
     coarse = []
     for scale, factor in [(s, SUPER // 2) for s in SCALES] + [(s, 1) for s in SCALES_UP]:
         scores = _phase_scores(tables[::2], steps, scale, factor)  # every other sync frame
@@ -145,12 +145,28 @@ def _refined(tables, steps, g: Geometry, step: float, radius: int) -> list[tuple
     return out
 
 
-def gain_scores(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, gains) -> dict[float, float]:
+def tables_of(fines: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+    """Per frame, the integral images of its K carrier planes (a plane listed twice: one table)."""
+    return [per_plane(list(f), _integral.table) for f in fines]
+
+
+def gain_scores(
+    fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, gains, tables=None
+) -> dict[float, float]:
     """The background-subtracted coherence (as ``_exact_score``) of each contrast gain at grid ``g``: the QIM step
     S / gain. Subtracting the half-block-moved grids matters here as in the grid search: the smooth fill of a
-    canvas is coherent at SOME step, and scored plainly it outscored the mark's own gain."""
+    canvas is coherent at SOME step, and scored plainly it outscored the mark's own gain. ``tables``: the planes'
+    integral images, if at hand (the same values to float rounding, 4x cheaper than resampling each plane)."""
     grids = [g, *_moved(g)]
-    s0s = [[per_plane(list(f), lambda p, gg=gg: block_s0(work_from_fine(p, gg))) for f in fines] for gg in grids]
+    s0s = []
+    for gg in grids:
+        per_grid = []
+        for i, f in enumerate(fines):
+            tabs = {id(p): t for p, t in zip(f, tables[i], strict=True)} if tables is not None else {}
+            per_grid.append(
+                per_plane(list(f), lambda p, gg=gg, tabs=tabs: block_s0(work_from_fine(p, gg, tabs.get(id(p)))))
+            )
+        s0s.append(per_grid)
     out = {}
     for gain in gains:
         total = 0.0

@@ -154,6 +154,40 @@ def test_inset_finder_outlines_the_inset_from_its_borders(marked_long):
     assert _inset.find_boxes(_pip([np.zeros((1, 1, 3), np.uint8)] * 12, size=(480, 854), blur=3)) == []
 
 
+def _over_noise(frames: list[np.ndarray], top: int, left: int, size: tuple[int, int], speed: int = 3):
+    """The frames as an inset of a picture of sharp colour noise (unsmoothed) scrolling ``speed`` px a frame."""
+    h, w = frames[0].shape[:2]
+    ch, cw = size
+    base = np.random.default_rng(3).integers(0, 256, (ch, cw + speed * len(frames), 3), dtype=np.uint8)
+    out = []
+    for i, f in enumerate(frames):
+        canvas = base[:, speed * i : speed * i + cw].copy()
+        canvas[top : top + h, left : left + w] = f
+        out.append(canvas)
+    return out
+
+
+def test_inset_over_sharp_moving_noise_is_outlined_by_its_activity(h264):
+    """A smooth video over sharp scrolling noise: its luma border does not step more than the noise does (no
+    rectangle from the luma steps), but the frames' activity steps along all four sides, which outlines it; the
+    mark is then found (the luma-only finder of 2026-12-02 missed this clip)."""
+    smooth = [
+        np.clip(np.rint(np.stack([_blur(f[..., c].astype(np.float64), 3) for c in range(3)], axis=-1)), 0, 255)
+        for f in _clip(32)
+    ]
+    marked = list(VideoWatermarker().embed([f.astype(np.uint8) for f in smooth], CID))
+    framed = h264(_over_noise(marked, top=150, left=40, size=(480, 854)), 23)
+    sync = framed[::3][:12]
+    lum = np.stack([_inset._luma(f) for f in sync])
+    dy, dx = _inset.border_maps(sync)
+    assert _inset._outline(dy > _inset._threshold(dy), dx > _inset._threshold(dx), 480, 854)[2] == []
+    best = _inset.find_boxes(sync)[0]
+    assert max(abs(best.y0 - 150), abs(best.y1 - 406), abs(best.x0 - 40), abs(best.x1 - 296)) <= 2
+    assert _inset.activity_masks(lum)[0].mean() < 0.01  # the noise itself steps nowhere
+    det = VideoWatermarker().detect(framed)
+    assert det.found and det.content_id == CID and "inset=" in det.geometry
+
+
 def test_small_inset_after_h264_is_found_and_unmarked_is_not(marked_long, h264):
     """A 0.4 inset (256 px of a 640-px-tall frame: 16 % of its area) after H.264, where the whole-frame grid
     search, its few blocks diluted by the background's, finds nothing; the same inset unmarked is not found."""
