@@ -403,7 +403,11 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     same = [j for j, rgb in enumerate(rgbs) if rgb.shape == rgbs[0].shape]  # a stream may change size midway
     borders = _inset.find([rgbs[j] for j in same], limit=BOX_LIMIT)
     fixed = [fines[j] for j in same]
-    insets = [_placement.inset_grid(fixed, steps, (b.y0, b.y1, b.x0, b.x1), borders) for b in borders.boxes]
+    tables = _sync.tables_of(fines)  # the sync frames' integral images: insets, grid search and gains share them
+    fixed_tables = [tables[j] for j in same]
+    insets = [
+        _placement.inset_grid(fixed, steps, (b.y0, b.y1, b.x0, b.x1), borders, fixed_tables) for b in borders.boxes
+    ]
     tried: list[Geometry] = []
     for _score, g, shifts in sorted(insets, key=lambda r: -r[0]):
         if g not in tried and len(tried) < BOX_TRY:
@@ -415,7 +419,6 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     # Candidate 2: grid scale and phase, then the contrast gain at the found grid; the cyclic tile shift is
     # searched by decoding every one. (The curve of candidate 1 is not carried over: on a misaligned grid its
     # score says nothing.)
-    tables = _sync.tables_of(fines)
     g = _sync.search_grid(fines, steps, tables=tables)
     by_gain = _sync.gain_scores(fines, steps, g, _tone.GAINS, tables)
     tone = _tone.best_gain({_tone.Tone(1.0, k): v for k, v in by_gain.items()}, 1.0)

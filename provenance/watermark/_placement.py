@@ -23,7 +23,7 @@ import numpy as np
 from . import _integral, _resample, _sync
 from ._inset import Borders
 from ._keys import TILE
-from ._measure import SUPER, Geometry, block_s0, per_plane, work_from_fine
+from ._measure import SUPER, Geometry, per_plane
 
 MARGIN = 3  # stored pixels added around a rectangle before its grid is refined
 WHOLE = 0.15  # of a block: how far from a whole number of blocks an edge may be and still start the grid
@@ -33,10 +33,11 @@ BLOCK = 8  # working pixels
 CORNERS = 4  # start lines tried per axis: CORNERS^2 tile shifts per rectangle, all counted
 
 
-def inset_grid(fines, steps, box, borders: Borders):
+def inset_grid(fines, steps, box, borders: Borders, tables=None):
     """(blind score, geometry, tile shifts) of the mark inside the inset outlined by ``box`` (y0, y1, x0, x1): the
     geometry's ``box`` the crop it is decoded from, its grid starting at the earliest candidate corner, and one
-    cyclic tile shift per candidate corner (at most CORNERS^2, decided by the decoder)."""
+    cyclic tile shift per candidate corner (at most CORNERS^2, decided by the decoder). ``tables``: the whole
+    planes' integral images (``_sync.tables_of``), if at hand."""
     h, w = fines[0][0].shape[-2:]
     y0, y1, x0, x1 = box
     crop = (max(0, y0 - MARGIN), min(h, y1 + MARGIN), max(0, x0 - MARGIN), min(w, x1 + MARGIN))
@@ -51,7 +52,7 @@ def inset_grid(fines, steps, box, borders: Borders):
     score, g = max(((_sync._exact_score(cropped, steps, g, tables), g) for _, g in best), key=lambda r: r[0])
     f = _resample.working_shape(crop[1] - crop[0], crop[3] - crop[2], g.scale)[0] / (crop[1] - crop[0])
     origin = (crop[0] + g.py / (SUPER * f), crop[2] + g.px / (SUPER * f))  # the refined grid's first block
-    return (score, *_extent(fines, steps, f, origin, box, borders))
+    return (score, *_extent(fines, steps, f, origin, box, borders, tables))
 
 
 def _full_grid(h: int, w: int, f: float, origin: tuple[float, float]) -> tuple[Geometry, tuple[int, int]]:
@@ -66,14 +67,18 @@ def _full_grid(h: int, w: int, f: float, origin: tuple[float, float]) -> tuple[G
     return g, (ky, kx)
 
 
-def _projection(fines, steps, g: Geometry, core: tuple[int, int, int, int]) -> np.ndarray:
+def _projection(fines, steps, g: Geometry, core: tuple[int, int, int, int], tables=None) -> np.ndarray:
     """(bh, bw) per-block z-scores of the mark's z^2 on grid ``g``, summed over frames and carriers, less the
     half-block-moved grids' (smooth content cancels), each carrier projected on the QIM phase its blocks in
-    ``core`` (block rows and columns) show. Unit variance for unmarked blocks."""
-    maps = []
-    for gg in [g, *_sync._moved(g)]:
-        per_frame = [per_plane(list(fl), lambda p, gg=gg: block_s0(work_from_fine(p, gg))) for fl in fines]
-        maps.append([sum(np.exp(4j * np.pi * s[k] / st) for s in per_frame) for k, st in enumerate(steps)])
+    ``core`` (block rows and columns) show. Unit variance for unmarked blocks. ``tables``: the planes' integral
+    images, if at hand (an inset's grid resolves finer than the stored planes: without them each plane's table is
+    made again for every grid)."""
+    tabs = [{id(p): t for p, t in zip(fl, tables[i], strict=True)} if tables else {} for i, fl in enumerate(fines)]
+    per_frame = [
+        per_plane(list(fl), lambda p, tb=tb: _sync.grid_s0s(p, g, tb.get(id(p))))
+        for fl, tb in zip(fines, tabs, strict=True)
+    ]  # frame, plane, grid (g and its three moved ones)
+    maps = [[sum(np.exp(4j * np.pi * s[k][j] / st) for s in per_frame) for k, st in enumerate(steps)] for j in range(4)]
     bh = min(m[0].shape[0] for m in maps)
     bw = min(m[0].shape[1] for m in maps)
     out = np.zeros((bh, bw))
@@ -85,7 +90,7 @@ def _projection(fines, steps, g: Geometry, core: tuple[int, int, int, int]) -> n
     return out / math.sqrt(len(steps) * len(fines) * 2.0 / 3.0)
 
 
-def _extent(fines, steps, f: float, origin, box, borders: Borders):
+def _extent(fines, steps, f: float, origin, box, borders: Borders, tables=None):
     h, w = fines[0][0].shape[-2:]
     blk = BLOCK / f
     g, (ky, kx) = _full_grid(h, w, f, origin)
@@ -97,7 +102,7 @@ def _extent(fines, steps, f: float, origin, box, borders: Borders):
 
     rows = (max(0, math.ceil(index(y0, 0) - WHOLE)), math.floor(index(y1, 0) + WHOLE))
     cols = (max(0, math.ceil(index(x0, 1) - WHOLE)), math.floor(index(x1, 1) + WHOLE))
-    z = _projection(fines, steps, g, (*rows, *cols))
+    z = _projection(fines, steps, g, (*rows, *cols), tables)
     rows, cols = (rows[0], min(rows[1], z.shape[0])), (cols[0], min(cols[1], z.shape[1]))
     across_rows = z[rows[0] : rows[1]].sum(axis=0) / math.sqrt(max(1, rows[1] - rows[0]))
     lefts = _starts(across_rows, [index(e, 1) for e in borders.cols], cols[0])
@@ -172,9 +177,10 @@ def polish(fines, steps, g: Geometry, radius: int = 3) -> Geometry:
     assert g.box is not None
     y0, y1, x0, x1 = g.box
     cropped = [per_plane(list(f), lambda p: p[..., y0:y1, x0:x1]) for f in fines]
+    tables = _sync.tables_of(cropped)  # once: each of the ~16 scores measures 4 grids of every plane
 
     def score(c: Geometry) -> float:
-        return _sync._exact_score(cropped, steps, dataclasses.replace(c, box=None))
+        return _sync._exact_score(cropped, steps, dataclasses.replace(c, box=None), tables)
 
     best, best_s = g, score(g)
     for field in ("py", "px"):

@@ -12,8 +12,8 @@ import dataclasses
 
 import numpy as np
 
-from . import _integral, _resample
-from ._measure import SUPER, Geometry, block_s0, per_plane, work_from_fine
+from . import _integral, _resample, _rule
+from ._measure import SUPER, Geometry, per_plane, work_from_fine
 
 # A crop kept at its cropped size maps the original to ``scale`` < 1 of the working grid. 2 % steps: with
 # 32-px blocks on a 512-px frame a 1 % scale error moves the frame edge by a tenth of a block.
@@ -35,15 +35,39 @@ _BLOCK_SUPER = 8 * SUPER  # one block in super-resolution pixels
 HALF = 4 * SUPER  # half a block, in quarter working pixels
 
 
-def _exact_sums(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, tables=None):
-    total = np.zeros(len(steps), complex)
+def grid_s0s(plane: np.ndarray, g: Geometry, table: np.ndarray | None = None) -> list[np.ndarray]:
+    """Block s0 of ``plane`` on grid ``g`` and on its three half-block-moved grids (``_moved``), in that order:
+    ``block_s0(work_from_fine(plane, gg, table))`` for each (the same values; on the resampling path's float64
+    planes to ~1e-13, the stacked matmul's order), from ONE working plane and one batched s0. A grid half a block
+    over starts 4 whole working pixels (2 LL pixels) later on the plane of the phase below it (py mod 16, px mod
+    16), on which both paths of ``work_from_fine`` compute every pixel alike: its working plane is a slice."""
+    base = dataclasses.replace(g, py=g.py % HALF, px=g.px % HALF)
+    ll = _rule.haar_ll(work_from_fine(plane, base, table))  # 4 working px later = 2 LL px later, Haar pairs alike
+    blocks = []
+    for gg in [g, *_moved(g)]:
+        dy, dx = (gg.py - base.py) // (2 * SUPER), (gg.px - base.px) // (2 * SUPER)
+        blocks.append(_rule.ll_blocks(ll[..., dy:, dx:]))
+    # one batched s0 for the four grids (per block the same operations in the same order as block_s0)
+    flat = _rule.top_s0(np.concatenate([b.reshape(-1, 4, 4) for b in blocks]))
+    out, at = [], 0
+    for b in blocks:
+        n = int(np.prod(b.shape[:-2], dtype=np.int64))
+        out.append(flat[at : at + n].reshape(b.shape[:-2]))
+        at += n
+    return out
+
+
+def _grid_sums(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, tables=None):
+    """((4, K) sums of z^2 over the blocks of every frame on ``g`` and its three moved grids, block count on g)."""
+    total = np.zeros((4, len(steps)), complex)
     count = 0
     for i, fine in enumerate(fines):
         tabs = {id(p): t for p, t in zip(fine, tables[i], strict=True)} if tables is not None else {}
-        s0_of = per_plane(list(fine), lambda plane, tabs=tabs: block_s0(work_from_fine(plane, g, tabs.get(id(plane)))))
-        for k, (s0, step) in enumerate(zip(s0_of, steps, strict=True)):
-            total[k] += np.exp(4j * np.pi * s0 / step).sum()
-            count += s0.size
+        s0_of = per_plane(list(fine), lambda plane, tabs=tabs: grid_s0s(plane, g, tabs.get(id(plane))))
+        for k, (s0s, step) in enumerate(zip(s0_of, steps, strict=True)):
+            for j, s0 in enumerate(s0s):
+                total[j, k] += np.exp(4j * np.pi * s0 / step).sum()
+            count += s0s[0].size
     return total, count
 
 
@@ -57,11 +81,11 @@ def _moved(g: Geometry) -> list[Geometry]:
 
 def _exact_score(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, tables=None) -> float:
     """The blind coherence of grid ``g`` with exact s0 (``tables``: the planes' integral images, if at hand)."""
-    total, count = _exact_sums(fines, steps, g, tables)
-    background = np.zeros_like(total)
-    for moved in _moved(g):
-        background += _exact_sums(fines, steps, moved, tables)[0] / 3.0
-    return float(np.sum(np.abs(total - background)) / np.sqrt(max(count, 1)))
+    sums, count = _grid_sums(fines, steps, g, tables)
+    background = np.zeros(len(steps), complex)
+    for j in (1, 2, 3):
+        background += sums[j] / 3.0
+    return float(np.sum(np.abs(sums[0] - background)) / np.sqrt(max(count, 1)))
 
 
 def _phase_scores(
@@ -157,16 +181,11 @@ def gain_scores(
     S / gain. Subtracting the half-block-moved grids matters here as in the grid search: the smooth fill of a
     canvas is coherent at SOME step, and scored plainly it outscored the mark's own gain. ``tables``: the planes'
     integral images, if at hand (the same values to float rounding, 4x cheaper than resampling each plane)."""
-    grids = [g, *_moved(g)]
-    s0s = []
-    for gg in grids:
-        per_grid = []
-        for i, f in enumerate(fines):
-            tabs = {id(p): t for p, t in zip(f, tables[i], strict=True)} if tables is not None else {}
-            per_grid.append(
-                per_plane(list(f), lambda p, gg=gg, tabs=tabs: block_s0(work_from_fine(p, gg, tabs.get(id(p)))))
-            )
-        s0s.append(per_grid)
+    per_frame = []
+    for i, f in enumerate(fines):
+        tabs = {id(p): t for p, t in zip(f, tables[i], strict=True)} if tables is not None else {}
+        per_frame.append(per_plane(list(f), lambda p, tabs=tabs: grid_s0s(p, g, tabs.get(id(p)))))
+    s0s = [[[planes[j] for planes in frame] for frame in per_frame] for j in range(4)]  # grid, frame, plane
     out = {}
     for gain in gains:
         total = 0.0

@@ -247,3 +247,30 @@ def test_a_known_frame_count_keeps_the_same_frames(n):
             hinted.add(i, 0.0, np.zeros(1))
     assert [it[0] for it in hinted.items] == [it[0] for it in plain.items]
     assert calls == len(hinted.items)  # nothing reduced only to be dropped
+
+
+@pytest.mark.parametrize(
+    "g",
+    [
+        Geometry(),
+        Geometry(0.9178, 3, 29),
+        Geometry(1.48, 14, 3),
+        Geometry(2.5, 17, 30),
+        Geometry(1.0, 20, 5, mirror=True),
+        Geometry(aspect=0.75, py=9, px=18),
+        Geometry(1.03, 11, 12, box=(40, 230, 30, 220)),
+    ],
+)
+def test_the_four_grids_of_a_blind_score_come_from_one_working_plane(g):
+    """``_sync.grid_s0s`` (one working plane, sliced for the half-block-moved grids) gives each grid's s0 as
+    measuring it alone does, on both paths of ``work_from_fine`` (resampling, and the integral image)."""
+    from provenance.watermark import _integral
+    from provenance.watermark._measure import block_s0, work_from_fine
+
+    plane = _tone.carrier_planes(_clip(1, 256)[0], ("y",), 1.0)[0]
+    for table in (None, _integral.table(plane)):
+        got = _sync.grid_s0s(plane, g, table)
+        want = [block_s0(work_from_fine(plane, gg, table)) for gg in [g, *_sync._moved(g)]]
+        assert [a.shape for a in got] == [b.shape for b in want]
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9)
