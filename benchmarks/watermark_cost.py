@@ -9,7 +9,9 @@ Two measurements, each the median of ``--repeat`` runs, in ``time.process_time()
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/watermark_cost.py [--seconds 10] [--repeat 3] [--profile]
 
-The clip is the benchmark's slow zoom / rotation / drift of ../shared/media/hallo__1.jpg at 1280x720, 25 fps.
+The clip is the benchmark's slow zoom / rotation / drift of ../shared/media/hallo__1.jpg at 1280x720, 25 fps;
+``--edit pip`` puts it (unmarked) as a 0.45 picture-in-picture over moving noise (``_wm_attacks``), the edited
+case where the inset search outlines rectangles and measures each.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--which", choices=("both", "detect", "verify"), default="both")
     p.add_argument("--profile", action="store_true", help="print the top functions of one detect run")
+    p.add_argument("--edit", choices=("none", "pip"), default="none")
     p.add_argument("--json", type=Path)
     ns = p.parse_args()
 
@@ -72,8 +75,12 @@ def main() -> None:
 
     n = round(ns.seconds * 25)
     frames = motion_clip(load("hallo__1.jpg"), (1280, 720), n)
+    if ns.edit == "pip":
+        from _wm_attacks import picture_in_picture
+
+        frames = picture_in_picture(frames, 0.45)
     wm = VideoWatermarker()
-    out: dict = {"frames": n, "size": "1280x720"}
+    out: dict = {"frames": n, "size": "1280x720", "edit": ns.edit}
     if ns.profile:
         prof = cProfile.Profile()
         prof.enable()
