@@ -73,10 +73,9 @@ def _projection(fines, steps, g: Geometry, core: tuple[int, int, int, int], tabl
     ``core`` (block rows and columns) show. Unit variance for unmarked blocks. ``tables``: the planes' integral
     images, if at hand (an inset's grid resolves finer than the stored planes: without them each plane's table is
     made again for every grid)."""
-    tabs = [{id(p): t for p, t in zip(fl, tables[i], strict=True)} if tables else {} for i, fl in enumerate(fines)]
     per_frame = [
         per_plane(list(fl), lambda p, tb=tb: _sync.grid_s0s(p, g, tb.get(id(p))))
-        for fl, tb in zip(fines, tabs, strict=True)
+        for fl, tb in zip(fines, _sync.table_maps(fines, tables), strict=True)
     ]  # frame, plane, grid (g and its three moved ones)
     maps = [[sum(np.exp(4j * np.pi * s[k][j] / st) for s in per_frame) for k, st in enumerate(steps)] for j in range(4)]
     bh = min(m[0].shape[0] for m in maps)

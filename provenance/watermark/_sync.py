@@ -61,8 +61,7 @@ def _grid_sums(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geome
     """((4, K) sums of z^2 over the blocks of every frame on ``g`` and its three moved grids, block count on g)."""
     total = np.zeros((4, len(steps)), complex)
     count = 0
-    for i, fine in enumerate(fines):
-        tabs = {id(p): t for p, t in zip(fine, tables[i], strict=True)} if tables is not None else {}
+    for fine, tabs in zip(fines, table_maps(fines, tables), strict=True):
         s0_of = per_plane(list(fine), lambda plane, tabs=tabs: grid_s0s(plane, g, tabs.get(id(plane))))
         for k, (s0s, step) in enumerate(zip(s0_of, steps, strict=True)):
             for j, s0 in enumerate(s0s):
@@ -174,6 +173,13 @@ def tables_of(fines: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
     return [per_plane(list(f), _integral.table) for f in fines]
 
 
+def table_maps(fines: list[list[np.ndarray]], tables) -> list[dict[int, np.ndarray]]:
+    """Per frame, {id(plane): its integral image} from ``tables`` (``tables_of``); empty dicts without them."""
+    if tables is None:
+        return [{} for _ in fines]
+    return [{id(p): t for p, t in zip(f, tabs, strict=True)} for f, tabs in zip(fines, tables, strict=True)]
+
+
 def gain_scores(
     fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, gains, tables=None
 ) -> dict[float, float]:
@@ -181,10 +187,10 @@ def gain_scores(
     S / gain. Subtracting the half-block-moved grids matters here as in the grid search: the smooth fill of a
     canvas is coherent at SOME step, and scored plainly it outscored the mark's own gain. ``tables``: the planes'
     integral images, if at hand (the same values to float rounding, 4x cheaper than resampling each plane)."""
-    per_frame = []
-    for i, f in enumerate(fines):
-        tabs = {id(p): t for p, t in zip(f, tables[i], strict=True)} if tables is not None else {}
-        per_frame.append(per_plane(list(f), lambda p, tabs=tabs: grid_s0s(p, g, tabs.get(id(p)))))
+    per_frame = [
+        per_plane(list(f), lambda p, tabs=tabs: grid_s0s(p, g, tabs.get(id(p))))
+        for f, tabs in zip(fines, table_maps(fines, tables), strict=True)
+    ]
     s0s = [[[planes[j] for planes in frame] for frame in per_frame] for j in range(4)]  # grid, frame, plane
     out = {}
     for gain in gains:
