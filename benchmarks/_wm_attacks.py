@@ -66,10 +66,13 @@ def crop_at(frames, area: float, at: tuple[float, float]):
     return [np.ascontiguousarray(f[y0 : y0 + ch, x0 : x0 + cw]) for f in frames]
 
 
-def rotate(frames, degrees: float):
-    """A small rotation about the centre (a tilted phone), the corners filled by reflection, same size."""
+def rotate(frames, degrees: float, fill: bool = False):
+    """A small rotation about the centre (a tilted phone), same size: the corners filled by reflection, or with
+    ``fill`` zoomed in until no corner is empty (an editor's straighten tool)."""
     h, w = frames[0].shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    a = np.radians(abs(degrees))
+    zoom = np.cos(a) + max(h, w) / min(h, w) * np.sin(a) if fill else 1.0
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, zoom)
     return [cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT) for f in frames]
 
 
@@ -208,6 +211,9 @@ EDITS: dict[str, tuple[Callable, int]] = {
     "picture-in-picture 0.3 + crf23": (lambda f: h264(picture_in_picture(f, 0.3, (0.6, 0.55)), 23), FPS),
     "stretch 1.4:1 wide + crf23": (lambda f: h264(stretch(f, 1.4), 23), FPS),
     "rotate 2 deg + crf23": (lambda f: h264(rotate(f, 2.0), 23), FPS),
+    # Sixth round: other angles, and the straighten tool's zoom to fill.
+    "rotate -4 deg + vp9": (lambda f: vp9(rotate(f, -4.0)), FPS),
+    "rotate 3 deg, zoomed to fill + crf23": (lambda f: h264(rotate(f, 3.0, fill=True), 23), FPS),
     # Third round: insets at other sizes and places, over a busy background, touching the canvas edge.
     "picture-in-picture 0.35, busy background + vp9": (
         lambda f: vp9(picture_in_picture(f, 0.35, (0.04, 0.6), blur=2)),

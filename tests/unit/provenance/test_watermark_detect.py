@@ -72,10 +72,11 @@ def marked():
 
 def test_union_bound_counts_every_hypothesis(marked):
     det = VideoWatermarker().detect(marked)  # 1 s: no sliding windows
-    # aligned; on the kept frames: mirrored back, tones but the identity, aspect ratios, inset rectangles x their
-    # candidate corners, tile shifts
+    # aligned; on the kept frames: mirrored back, tones but the identity, aspect ratios, rotations with and without
+    # the zoom that fills the frame, inset rectangles x their candidate corners, tile shifts
     insets = _detector.BOX_LIMIT * _placement.CORNERS**2 * 2
-    tests = 1 + 1 + (len(_tone.TONES) - 1) + len(_detector.ASPECTS) + insets + len(_detector.ALL_SHIFTS)
+    turns = 2 * len(_detector.ANGLES)
+    tests = 1 + 1 + (len(_tone.TONES) - 1) + len(_detector.ASPECTS) + turns + insets + len(_detector.ALL_SHIFTS)
     # two carrier groups, decoded separately: V and Y of mark v2; V alone at v1's step
     assert len(EmbedParams().detect_carriers) == 3
     per_test = _decide.hypotheses_per_test(2) + _decide.hypotheses_per_test(1)
