@@ -357,15 +357,9 @@ def run_detection(frames: Iterable[np.ndarray | FramePair], key: bytes, params, 
         # the set even though only the best-scoring few are decoded. Each is ONE blind test (the kept clip):
         # counting its 1-s windows too multiplied the set by 1 + W_k (6 for 3 s, 20 for 10 s) and cost a
         # crop to 49 % of the area at 512 px (94 observable coded bits, all agreeing) its detection.
-        n_tests += (
-            1
-            + len(_tone.TONES)
-            - 1
-            + len(ASPECTS)
-            + 2 * len(ANGLES)
-            + BOX_LIMIT * _placement.CORNERS**2 * 2
-            + len(ALL_SHIFTS)
-        )
+        mirror, tones, turns = 1, len(_tone.TONES) - 1, 2 * len(ANGLES)  # the tones but the identity; 2 zooms each
+        insets = BOX_LIMIT * _placement.CORNERS**2 * 2
+        n_tests += mirror + tones + len(ASPECTS) + turns + insets + len(ALL_SHIFTS)
     log10_hyp = per_test + math.log10(n_tests)
 
     raw = _Raw(log10_hypotheses=log10_hyp)
